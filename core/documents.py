@@ -1,0 +1,153 @@
+"""Reading config and data files so that every error can point at a line.
+
+YAML and JSON documents are loaded with the line of every value kept beside them;
+JSONL is read line by line. Validation against the shipped schemas turns each
+jsonschema error into "file:line: at path: message".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import ConfigError
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        at = f" at {self.path}" if self.path else ""
+        return f"{where}:{at} {self.message}"
+
+
+def json_path(parts: Path_) -> str:
+    out = "$"
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def load_document(path: str | Path) -> tuple[Any, dict[Path_, int]]:
+    """A YAML or JSON file's data and a map from value path to 1-based line."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(str(Problem(str(path), line, "", f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}"))) from None
+    lines: dict[Path_, int] = {}
+    if node is None:
+        return None, lines
+    _walk(node, (), lines)
+    data = yaml.safe_load(text)
+    return data, lines
+
+
+def _walk(node: Any, path: Path_, lines: dict[Path_, int]) -> None:
+    import yaml
+
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _walk(value, path + (key.value,), lines)
+            lines[path + (key.value,)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _walk(value, path + (i,), lines)
+
+
+def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+    """The line of ``path``, or of its nearest ancestor that has one."""
+    path = tuple(path)
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def schema_problems(data: Any, schema_name: str, file: str, lines: dict[Path_, int] | None = None, line: int | None = None) -> list[Problem]:
+    """Every way ``data`` breaks the named schema, each located."""
+    from jsonschema import Draft202012Validator
+
+    validator = _validator(schema_name)
+    out = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        where = tuple(err.absolute_path)
+        at_line = line if lines is None else line_of(lines, where)
+        out.append(Problem(file, at_line, json_path(where), _explain(err)))
+    return out
+
+
+def _explain(err: Any) -> str:
+    if err.validator == "additionalProperties":
+        return f"{err.message}; allowed keys: {', '.join(sorted(err.schema.get('properties', {})))}"
+    if err.validator == "required":
+        return err.message
+    if err.validator == "pattern":
+        return f"{err.instance!r} does not match the expected form {err.schema['pattern']}"
+    return err.message
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def _validator(name: str) -> Any:
+    if name not in _VALIDATORS:
+        from jsonschema import Draft202012Validator
+
+        from vlmr1.schemas import load
+
+        _VALIDATORS[name] = Draft202012Validator(load(name))
+    return _VALIDATORS[name]
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line_number, row, error)`` for each non-blank line; a bad line gives ``(n, None, why)``."""
+    with open(path, encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                yield n, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
+                continue
+            if not isinstance(row, dict):
+                yield n, None, f"expected a JSON object, got {type(row).__name__}"
+                continue
+            yield n, row, None
+
+
+def validate_file(path: str | Path, kind: str | None = None) -> tuple[str, list[Problem]]:
+    """Check a config, mixture or data file; ``kind`` is guessed from its content when None."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    if path.suffix == ".jsonl" or kind == "row":
+        problems = []
+        for n, row, err in iter_jsonl(path):
+            if err:
+                problems.append(Problem(str(path), n, "", err))
+            else:
+                problems += schema_problems(row, "row", str(path), line=n)
+        return "row", problems
+    data, lines = load_document(path)
+    if kind is None:
+        kind = "mixture" if isinstance(data, dict) and "datasets" in data else "config"
+    if kind == "config" and isinstance(data, dict) and "rewards" not in data and "datasets" not in data:
+        kind = "config"
+    return kind, schema_problems(data, kind, str(path), lines)
