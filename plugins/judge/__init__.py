@@ -1,1 +1,38 @@
-"""First-party vlmr1 plugin 'judge' (filled in by its own module files)."""
+"""First-party plugin ``judge``: LLM-judge ``consistency`` (does the reasoning support the
+answer?) and the pairwise ``preference`` reward of R1-Reward-style reward-model training.
+
+Importing this module is cheap: httpx, torch and transformers load on the first judged batch.
+See docs/judge.md.
+"""
+
+from __future__ import annotations
+
+from vlmr1.hookspecs import hookimpl
+from vlmr1.types import Reward
+
+from .rewards import CONSISTENCY_DEFAULTS, consistency_ascore, preference_score_batch
+
+__all__ = ["register_rewards"]
+
+
+@hookimpl
+def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
+    register(
+        Reward(
+            "consistency",
+            doc="LLM judge: +1 if the <think> reasoning supports the <answer>, -1 if not; "
+            "None with a reason (judge_timeout, judge_error: 500, judge_unparseable, no_reasoning) "
+            "when no verdict. params: base_url, model (or backend: transformers, model_path), deadline_s.",
+            ascore_batch=consistency_ascore,
+            defaults=CONSISTENCY_DEFAULTS,
+        )
+    )
+    register(
+        Reward(
+            "preference",
+            doc="Pairwise reward-model task: 1.0 if the <answer> (1 or 2) matches the label "
+            "(column solution, else label, else preference), 0.0 if not, None without a label.",
+            score_batch=preference_score_batch,
+            cheap=True,
+        )
+    )
