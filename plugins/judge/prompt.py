@@ -60,7 +60,7 @@ Does the reasoning support the final answer? End with the line VERDICT: 1 or VER
 
 _RUNS = re.compile(r"<{3,}|>{3,}")
 _CONTROL = re.compile(
-    r"<\|[^<>|\n]{0,48}\|>"  # ChatML / Llama-3 / Phi style special tokens
+    r"<\||\|>"  # ChatML / Llama-3 / Phi style special tokens, whole or in pieces
     r"|\[/?INST\]|<</?SYS>>"  # Llama-2 / Mistral
     r"|<(?:start|end)_of_turn>"  # Gemma
     r"|</?s>",  # sentencepiece BOS/EOS
@@ -117,7 +117,16 @@ def sanitize(text: str) -> str:
     """Make ``text`` safe to place inside a fence: no fence-like marker runs, no chat control
     tokens. Meaning for a human reader is kept (``<|im_start|>`` becomes ``‹|im_start|›``)."""
     text = _RUNS.sub(lambda m: ("‹" if m.group(0)[0] == "<" else "›") * len(m.group(0)), text)
-    return _CONTROL.sub(lambda m: "‹" + m.group(0)[1:-1] + "›", text)
+    return _CONTROL.sub(_escape_control, text)
+
+
+def _escape_control(m: re.Match) -> str:
+    token = m.group(0)
+    if token == "<|":
+        return "‹|"
+    if token == "|>":
+        return "|›"
+    return "‹" + token[1:-1] + "›"
 
 
 def new_nonce() -> str:
