@@ -1,0 +1,112 @@
+"""The `grpo:` passthrough, the device/precision choices and the shipped scale-out configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl")
+
+from vlmr1.errors import ConfigError  # noqa: E402
+from vlmr1.trainers import grpo  # noqa: E402
+
+DS_DIR = Path(grpo.__file__).parent / "deepspeed"
+
+
+def _cpu(**kw):
+    return grpo.Runtime("cpu", False, None, [], **kw)
+
+
+def test_grpo_block_reaches_grpo_config(tmp_path):
+    args = grpo.grpo_config(
+        {"num_generations": 4, "per_device_train_batch_size": 8, "max_completion_length": 24, "beta": 0.04,
+         "report_to": ["tensorboard"], "use_vllm": False, "learning_rate": 3e-6},
+        output_dir=str(tmp_path), runtime=_cpu(), reward_weights=[0.5, 1.0], seed=3,
+    )
+    assert (args.num_generations, args.per_device_train_batch_size, args.max_completion_length) == (4, 8, 24)
+    assert args.beta == 0.04 and args.learning_rate == 3e-6 and args.report_to == ["tensorboard"]
+    assert args.reward_weights == [0.5, 1.0] and args.seed == 3
+    assert args.use_cpu and not args.bf16  # fp32 on CPU
+    assert args.remove_unused_columns is False  # every column reaches the rewards
+
+
+def test_user_reward_weights_win(tmp_path):
+    args = grpo.grpo_config({"reward_weights": [2.0]}, output_dir=str(tmp_path), runtime=_cpu(), reward_weights=[1.0])
+    assert args.reward_weights == [2.0]
+
+
+def test_unknown_grpo_key_names_the_line_and_the_nearest_option(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        grpo.grpo_config({"num_generation": 4}, output_dir=str(tmp_path), runtime=_cpu(),
+                         where=lambda key: f"cfg.yaml:7: grpo.{key}")
+    msg = str(err.value)
+    assert "cfg.yaml:7" in msg and "'num_generation'" in msg and "Did you mean 'num_generations'" in msg
+
+
+def test_grpo_config_errors_become_config_errors(tmp_path):
+    # generation batch 6 is not divisible into groups of 4
+    with pytest.raises(ConfigError, match="trl.GRPOConfig rejected"):
+        grpo.grpo_config({"per_device_train_batch_size": 6, "num_generations": 4}, output_dir=str(tmp_path),
+                         runtime=_cpu())
+
+
+def test_deepspeed_shorthand_names_the_shipped_file(tmp_path):
+    assert grpo.deepspeed_config_path("zero2") == str(DS_DIR / "zero2.json")
+    assert grpo.deepspeed_config_path("zero3") == str(DS_DIR / "zero3.json")
+    assert grpo.deepspeed_config_path("/my/ds.json") == "/my/ds.json"
+
+
+def test_cpu_runtime_says_fp32_and_sdpa_when_flash_attention_is_missing(monkeypatch):
+    import importlib.util
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "flash_attn" else real(name, *a))
+    said = []
+    rt = grpo.resolve_runtime({"attn_implementation": "flash_attention_2", "dtype": "bfloat16"}, say=said.append)
+    assert (rt.device, rt.bf16, rt.attn_implementation) == ("cpu", False, "sdpa")
+    assert any("float32 on CPU" in s for s in said)
+    assert any("flash-attention was requested but is not installed: using sdpa" in s for s in said)
+
+
+def test_gpu_runtime_picks_bf16_and_keeps_flash_attention_when_installed(monkeypatch):
+    import importlib.util
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "flash_attn" else real(name, *a))
+    said = []
+    rt = grpo.resolve_runtime({"attn_implementation": "flash_attention_2"}, say=said.append)
+    assert (rt.device, rt.bf16, rt.attn_implementation) == ("cuda", True, "flash_attention_2")
+    assert said == []
+
+
+@pytest.mark.parametrize("name", ["zero2.json", "zero3.json"])
+def test_deepspeed_configs_are_valid_json_with_auto_batch_sizes(name):
+    cfg = json.loads((DS_DIR / name).read_text())
+    assert cfg["zero_optimization"]["stage"] == int(name[4])
+    assert cfg["train_micro_batch_size_per_gpu"] == "auto" and cfg["gradient_accumulation_steps"] == "auto"
+    assert cfg["bf16"]["enabled"] == "auto"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DS_DIR.glob("accelerate_*.yaml")))
+def test_accelerate_configs_load_with_accelerate(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    cfg = load_config_from_file(str(DS_DIR / name))
+    assert cfg.num_processes >= 2 and not cfg.use_cpu
+    ds = (cfg.deepspeed_config or {}).get("deepspeed_config_file")
+    if ds is not None:
+        assert (DS_DIR / ds).is_file()
+
+
+def test_deepspeed_files_ship_in_the_wheel():
+    text = (Path(grpo.__file__).parents[1] / "pyproject.toml").read_text()
+    assert '"vlmr1.trainers" = ["deepspeed/*.json", "deepspeed/*.yaml"]' in text

@@ -1,0 +1,458 @@
+"""Build TRL's GRPOTrainer from a vlmr1 config.
+
+One YAML gives the model (a path, or ``model.tiny`` for an offline test model), the
+task's prompt template, the data, the rewards (from whatever plugins are installed,
+through the engine), ``grpo:`` passed to ``trl.GRPOConfig`` and optional
+``stable_reinforce:``. TRL does the rest: it repeats each prompt ``num_generations``
+times with its RepeatSampler and hands every dataset column to the reward functions,
+one entry per completion, so each reward sees its own row's solution and image sizes
+(nothing here repeats rows a second time, which is how VLM-R1 came to score
+completion i against the solution of row i//G).
+
+Every choice made for the user (bf16 on a GPU, fp32 on CPU, sdpa when flash-attention
+is missing) is said once, in plain words, so a run never silently differs from the
+config that asked for it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from transformers import TrainerCallback
+
+from vlmr1.errors import ConfigError
+
+DEEPSPEED_DIR = Path(__file__).parent / "deepspeed"
+Say = Callable[[str], None]
+
+
+@dataclass
+class Runtime:
+    """The device and numeric settings a run uses, and why."""
+
+    device: str
+    bf16: bool
+    attn_implementation: str | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def torch_dtype(self) -> Any:
+        import torch
+
+        return torch.bfloat16 if self.bf16 else torch.float32
+
+
+def resolve_runtime(model_cfg: Mapping[str, Any] | None, say: Say | None = None) -> Runtime:
+    """bf16 on a GPU that supports it, fp32 on CPU; flash-attention only when installed."""
+    import torch
+
+    model_cfg = dict(model_cfg or {})
+    notes: list[str] = []
+    cuda = torch.cuda.is_available()
+    dtype = str(model_cfg.get("dtype") or "auto")
+    if cuda:
+        bf16 = dtype in ("auto", "bfloat16", "bf16") and torch.cuda.is_bf16_supported()
+        if dtype in ("auto", "bfloat16", "bf16") and not bf16:
+            notes.append("this GPU has no bf16 support: training in float32.")
+    else:
+        bf16 = False
+        if dtype in ("bfloat16", "bf16"):
+            notes.append("no GPU found: training in float32 on CPU instead of the requested bfloat16.")
+        else:
+            notes.append("no GPU found: training in float32 on CPU (a GPU run uses bf16 automatically).")
+    attn = model_cfg.get("attn_implementation")
+    if attn == "flash_attention_2":
+        if importlib.util.find_spec("flash_attn") is None:
+            notes.append("flash-attention was requested but is not installed: using sdpa. "
+                         "On a CUDA machine, `pip install 'vlmr1[gpu]'` (or `pip install flash-attn`) enables it.")
+            attn = "sdpa"
+        elif not cuda:
+            notes.append("flash-attention needs a CUDA GPU: using sdpa on CPU.")
+            attn = "sdpa"
+    runtime = Runtime("cuda" if cuda else "cpu", bf16, attn, notes)
+    for note in notes:
+        (say or print)(note)
+    return runtime
+
+
+def deepspeed_config_path(name: str) -> str:
+    """``zero2`` / ``zero3`` name the configs shipped with vlmr1; anything else is a path."""
+    if name in ("zero2", "zero3"):
+        return str(DEEPSPEED_DIR / f"{name}.json")
+    return name
+
+
+def grpo_config(
+    user: Mapping[str, Any] | None,
+    *,
+    output_dir: str,
+    runtime: Runtime,
+    reward_weights: list[float] | None = None,
+    seed: int | None = None,
+    where: Callable[[str], str] = lambda key: "grpo",
+) -> Any:
+    """TRL's GRPOConfig from the ``grpo:`` block, with the defaults a vlmr1 run wants.
+
+    The user's keys win, except precision on CPU (fp32 there, said once by
+    :func:`resolve_runtime`). Unknown keys are errors that suggest the nearest name.
+    ``where(key)`` tells the error where a key was written (file and line).
+    """
+    from trl import GRPOConfig
+
+    user = dict(user or {})
+    known = {f.name for f in fields(GRPOConfig)}
+    for key in user:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where(key)}: {key!r} is not a trl.GRPOConfig option.{hint} "
+                              "Everything under `grpo:` is passed to trl.GRPOConfig; see its documentation.")
+    if isinstance(user.get("deepspeed"), str):
+        user["deepspeed"] = deepspeed_config_path(user["deepspeed"])
+    defaults: dict[str, Any] = dict(
+        output_dir=output_dir,
+        report_to="none",
+        logging_steps=1,
+        save_strategy="no",
+        remove_unused_columns=False,
+        activation_checkpointing=runtime.device != "cpu",
+    )
+    if reward_weights is not None:
+        defaults["reward_weights"] = list(reward_weights)
+    if seed is not None:
+        defaults["seed"] = seed
+    args = {**defaults, **user}
+    if "gradient_checkpointing" in args:  # the name transformers is retiring
+        args["activation_checkpointing"] = args.pop("gradient_checkpointing")
+    args["bf16"] = runtime.bf16 and bool(user.get("bf16", True))
+    if runtime.device == "cpu":
+        args["use_cpu"] = True
+        args["fp16"] = False
+    try:
+        return GRPOConfig(**args)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where('')}: trl.GRPOConfig rejected these settings: {exc}") from None
+
+
+# -- model -------------------------------------------------------------------------------
+
+
+def load_model(model_cfg: Mapping[str, Any], runtime: Runtime) -> tuple[Any, Any]:
+    """(model, processor) from ``model.path``, or a tiny offline model for ``model.tiny``."""
+    model_cfg = dict(model_cfg or {})
+    if model_cfg.get("tiny"):
+        from vlmr1.trainers import tiny
+
+        model, processor = tiny.build(model_cfg["tiny"], seed=int(model_cfg.get("seed", 0)))
+        return model.to(runtime.torch_dtype), processor
+    path = model_cfg.get("path")
+    if not path:
+        raise ConfigError("model: give `path` (a local directory or hub id) or `tiny` (qwen2-vl, qwen2.5-vl, qwen2).")
+    import transformers
+
+    processor = transformers.AutoProcessor.from_pretrained(path, padding_side="left")
+    config = transformers.AutoConfig.from_pretrained(path)
+    vision = hasattr(config, "vision_config")
+    auto = transformers.AutoModelForImageTextToText if vision else transformers.AutoModelForCausalLM
+    kwargs: dict[str, Any] = {"dtype": runtime.torch_dtype}
+    if runtime.attn_implementation:
+        kwargs["attn_implementation"] = runtime.attn_implementation
+    model = auto.from_pretrained(path, **kwargs)
+    return model, processor
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+class RowView:
+    """Turns the stored JSON rows into TRL's columns when a batch is read.
+
+    Rows are kept as JSON text (arrow cannot hold a ``solution`` that is a box list in
+    one row and a string in the next) and images are opened lazily, so a large
+    dataset does not sit in memory as pixels. ``images`` is the column TRL reads;
+    every other column reaches the reward functions unchanged.
+    """
+
+    def __call__(self, batch: Mapping[str, list]) -> dict[str, list]:
+        import json
+
+        rows = [json.loads(text) for text in batch["row"]]
+        keys: list[str] = []
+        for row in rows:
+            keys.extend(k for k in row if k not in keys)
+        out = {k: [row.get(k) for row in rows] for k in keys}
+        out["images"] = [open_images(row) for row in rows]
+        return out
+
+
+def open_images(row: Mapping[str, Any]) -> list[Any]:
+    from PIL import Image
+
+    paths = row.get("image")
+    if paths is None:
+        return []
+    images = []
+    for path in [paths] if isinstance(paths, str) else list(paths):
+        try:
+            with Image.open(path) as im:
+                images.append(im.convert("RGB"))
+        except OSError as exc:
+            raise ConfigError(f"row {row.get('id')!r}: cannot open image {path}: {exc}") from None
+    return images
+
+
+def prompt_for(row: Mapping[str, Any], template: Any) -> list[dict[str, Any]]:
+    """The chat messages of a row: its own ``prompt`` if it has one, else the template's."""
+    if row.get("prompt"):
+        prompt = row["prompt"]
+        return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    question = row.get("problem") or row.get("question")
+    if question is None:
+        raise ConfigError(f"row {row.get('id')!r} has no `problem` (or `question`/`prompt`) to ask the model.")
+    return template.render(question)
+
+
+def trl_dataset(rows: list[Mapping[str, Any]], templates: Callable[[Mapping[str, Any]], Any]) -> Any:
+    """A datasets.Dataset of the rows, each with its prompt messages, read through RowView."""
+    import json
+
+    from datasets import Dataset
+
+    records = []
+    for i, row in enumerate(rows):
+        row = dict(row)
+        row.setdefault("id", str(i))
+        row["prompt"] = prompt_for(row, templates(row))
+        records.append(json.dumps(row, default=_jsonable))
+    dataset = Dataset.from_dict({"row": records})
+    dataset.set_transform(RowView())
+    return dataset
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store a {type(value).__name__} in a training row")
+
+
+def template_chooser(config: Any, registry: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """Row -> prompt template: the row's task, else ``template:``, else the config's ``task``."""
+    default = config.extra.get("template") or config.task
+    cache: dict[str, Any] = {}
+
+    def choose(row: Mapping[str, Any]) -> Any:
+        name = row.get("task") or default
+        if name is None:
+            if row.get("prompt"):
+                return None
+            raise ConfigError("no prompt template: set `template:` (or `task:`) in the config, or give rows a `task`. "
+                              "`vlmr1 templates` lists the installed ones.")
+        if name not in cache:
+            cache[name] = registry.template(name)
+        return cache[name]
+
+    return choose
+
+
+# -- logging -----------------------------------------------------------------------------
+
+
+class MetricsLog(TrainerCallback):
+    """Appends every TRL log (``rewards/<name>/mean`` included) to a JSONL file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("")
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        import json
+
+        if not logs or not state.is_world_process_zero:
+            return
+        record = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float, str))}}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+
+class RewardPrinter(TrainerCallback):
+    """One line per logged step: the total reward and each reward's mean."""
+
+    def __init__(self, say: Say) -> None:
+        self.say = say
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        if not logs or "reward" not in logs or not state.is_world_process_zero:
+            return
+        parts = [f"step {state.global_step:>3}", f"reward {logs['reward']:.3f}"]
+        for key, value in logs.items():
+            if key.startswith("rewards/") and key.endswith("/mean"):
+                parts.append(f"{key[len('rewards/'):-len('/mean')]} {value:.3f}")
+        if "step_time" in logs:
+            parts.append(f"{logs['step_time']:.2f}s/step")
+        self.say("  ".join(parts))
+
+
+# -- the trainer -------------------------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """A ready trainer and what it was built from; ``close()`` stops the reward engine."""
+
+    trainer: Any
+    runtime: Runtime
+    dataset: Any
+    metrics_path: Path
+    engine: Any = None
+    owns_engine: bool = False
+
+    def close(self) -> None:
+        if self.owns_engine and self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+    def __enter__(self) -> "Built":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def build_trainer(
+    config: Any,
+    *,
+    rows: list[Mapping[str, Any]],
+    model: Any,
+    processor: Any,
+    runtime: Runtime,
+    output_dir: str | Path,
+    registry: Any = None,
+    engine: Any = None,
+    extra_callbacks: tuple[Any, ...] = (),
+    say: Say = print,
+    where: Callable[[str], str] = lambda key: "grpo",
+) -> Built:
+    """GRPOTrainer (StableReinforceTrainer when ``stable_reinforce`` asks for it) for these rows."""
+    from vlmr1.engine import Engine
+    from vlmr1.registry import get_registry
+    from vlmr1.trl_rewards import trl_reward_functions
+
+    from .stable import StableReinforceOptions, StableReinforceTrainer
+
+    registry = registry or get_registry()
+    dataset = trl_dataset(rows, template_chooser(config, registry))
+    owns = engine is None
+    if owns:
+        engine = Engine(config, registry=registry)
+    try:
+        funcs, weights = trl_reward_functions(config, registry=registry, engine=engine)
+        args = grpo_config(config.extra.get("grpo"), output_dir=str(output_dir), runtime=runtime,
+                           reward_weights=weights, seed=config.extra.get("seed"), where=where)
+        options = StableReinforceOptions.from_mapping(config.extra.get("stable_reinforce"))
+        metrics_path = Path(output_dir) / "metrics.jsonl"
+        kwargs = dict(model=model, reward_funcs=funcs, args=args, train_dataset=dataset, processing_class=processor,
+                      callbacks=[MetricsLog(metrics_path), RewardPrinter(say), *extra_callbacks])
+        if options.active:
+            trainer = StableReinforceTrainer(stable_reinforce=options, **kwargs)
+        else:
+            from trl import GRPOTrainer
+
+            trainer = GRPOTrainer(**kwargs)
+    except BaseException:
+        if owns:
+            engine.close()
+        raise
+    return Built(trainer, runtime, dataset, metrics_path, engine, owns)
+
+
+# -- one run, from a config --------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    metrics_path: Path
+    model_dir: Path | None
+    log_history: list[dict[str, Any]]
+    sft_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_rows(config: Any, processor: Any, base_dir: str | Path) -> list[dict[str, Any]]:
+    """The training rows of ``data:`` (mixture, JSONL or synthetic), each with image sizes."""
+    from vlmr1.trainers import data
+
+    spec = config.extra.get("data")
+    if not spec:
+        raise ConfigError("no `data:` in the config: give `mixture:` (a VLM-R1 data YAML), `jsonl:` or `synthetic:`.")
+    return data.load_rows(spec, processor=processor, base_dir=base_dir)
+
+
+def train(
+    config: Any,
+    *,
+    output_dir: str | Path,
+    base_dir: str | Path = ".",
+    max_steps: int | None = None,
+    say: Say = print,
+    registry: Any = None,
+    save_model: bool = True,
+    where: Callable[[str], str] = lambda key: "grpo",
+) -> TrainResult:
+    """Everything ``vlmr1 train`` does: model, rows, optional warm-up, GRPO, save."""
+    from dataclasses import replace
+
+    from vlmr1.registry import get_registry
+
+    from . import sft
+
+    output_dir = Path(output_dir)
+    registry = registry or get_registry()
+    runtime = resolve_runtime(config.extra.get("model"), say)
+    model, processor = load_model(config.extra.get("model") or {}, runtime)
+    rows = load_rows(config, processor, base_dir)
+    say(f"{len(rows)} training rows")
+    templates = template_chooser(config, registry)
+    sft_history: list[dict[str, Any]] = []
+    if config.extra.get("sft"):
+        sft_history = sft.warm_up(model, processor, rows, config.extra["sft"], templates=templates, runtime=runtime,
+                                  output_dir=output_dir / "sft", seed=config.extra.get("seed"), say=say)
+    if max_steps is not None:
+        config = replace(config, extra={**config.extra, "grpo": {**(config.extra.get("grpo") or {}), "max_steps": max_steps}})
+    with build_trainer(config, rows=rows, model=model, processor=processor, runtime=runtime, output_dir=output_dir,
+                       registry=registry, say=say, where=where) as built:
+        say(f"GRPO: {built.trainer.args.max_steps} steps, {built.trainer.num_generations} generations per prompt, "
+            f"rewards {', '.join(built.trainer.reward_func_names)}")
+        built.trainer.train()
+        model_dir = None
+        if save_model:
+            model_dir = output_dir / "model"
+            built.trainer.save_model(str(model_dir))
+            processor.save_pretrained(str(model_dir))
+        history = list(built.trainer.state.log_history)
+    return TrainResult(output_dir, built.metrics_path, model_dir, history, sft_history)
+
+
+def train_from_file(path: str | Path, *, output_dir: str | Path | None = None, max_steps: int | None = None,
+                    say: Say = print) -> TrainResult:
+    """``vlmr1 train CONFIG``: validate the YAML (errors name file and line), then :func:`train`."""
+    from vlmr1.config import load_config
+    from vlmr1.documents import line_of, load_document
+
+    path = Path(path)
+    config = load_config(path)
+    _, lines = load_document(path)
+
+    def where(key: str) -> str:
+        line = line_of(lines, ("grpo", key)) if key else None
+        line = line or line_of(lines, ("grpo",))
+        return f"{path}:{line}: grpo" if line else f"{path}: grpo"
+
+    out = output_dir or config.extra.get("output_dir") or Path("runs") / path.stem
+    return train(config, output_dir=out, base_dir=path.parent, max_steps=max_steps, say=say, where=where)
