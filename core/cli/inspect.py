@@ -1,0 +1,23 @@
+"""`vlmr1 inspect SCORED.jsonl`: write an HTML report of a scored file (logic in vlmr1.report)."""
+
+from __future__ import annotations
+
+import click
+
+from ..report import FRAMES, TOTAL, build_report
+
+
+@click.command("inspect")
+@click.argument("scored", type=click.Path(dir_okay=False))
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False), help="Report folder [default: SCORED's name + '_report'].")
+@click.option("--image-root", "image_roots", multiple=True, type=click.Path(file_okay=False), help="Where relative image paths live (repeatable); the file's own folder is always tried.")
+@click.option("-k", "--top", "k", default=5, show_default=True, type=click.IntRange(1, 200), help="How many lowest and highest rows to show.")
+@click.option("--by", default=TOTAL, show_default=True, help="Rank rows by this reward column (default: the weighted total).")
+@click.option("--frame", default="auto", show_default=True, type=click.Choice(FRAMES), help="Frame of the model's boxes; auto: input frame when a row's input_size differs from image_size.")
+def inspect_cmd(scored: str, out: str | None, image_roots: tuple[str, ...], k: int, by: str, frame: str) -> None:
+    """Write an HTML report: reward histograms, summary, best/worst rows, boxes in both frames."""
+    from pathlib import Path
+
+    target = Path(out) if out else Path(scored).with_name(Path(scored).stem + "_report")
+    index = build_report(scored, target, image_roots, k=k, by=by, frame=frame)
+    click.echo(f"Wrote {index} (open it in a browser)")

@@ -1,0 +1,122 @@
+"""The HTML of `vlmr1 inspect`'s report: one self-contained page, no scripts, no network.
+
+Every value that came from a data file (completions, solutions, reasons, ids) is
+HTML-escaped: completions are untrusted model output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .report import TOTAL, BoxView, Column, escape
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f0f3f7}.num{text-align:right;font-variant-numeric:tabular-nums}
+.hists img{margin:4px;border:1px solid #ddd}.sample{border:1px solid #ccc;border-radius:6px;padding:10px;margin:12px 0}
+pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:8px;max-height:300px;overflow:auto}
+.warn{background:#fff3cd;border:1px solid #e0b000;padding:10px;border-radius:6px}
+.note{color:#8a5a00}.panels{display:flex;flex-wrap:wrap;gap:12px}.panels figure{margin:0}.panels img{max-width:540px;width:100%;border:1px solid #999}
+.key span{display:inline-block;width:14px;height:4px;margin:0 4px 3px 10px;vertical-align:middle}
+"""
+
+
+def _f(v: float | None, digits: int = 3) -> str:
+    return "null" if v is None else f"{v:.{digits}f}"
+
+
+def _summary_table(cols: Sequence[Column]) -> str:
+    head = "<tr><th>reward</th><th>n</th><th>mean</th><th>std</th><th>min</th><th>max</th><th>null</th><th>commonest reasons</th></tr>"
+    body = []
+    for col in cols:
+        s = col.summary()
+        reasons = ", ".join(f"{escape(r)} &times;{n}" for r, n in s["reasons"]) or "&mdash;"
+        cells = "".join(f'<td class="num">{x}</td>' for x in (s["n"], _f(s["mean"]), _f(s["std"]), _f(s["min"]), _f(s["max"]), s["null"]))
+        body.append(f"<tr><td>{escape(s['reward'])}</td>{cells}<td>{reasons}</td></tr>")
+    return f'<table id="summary">{head}{"".join(body)}</table>'
+
+
+def _frame_banner(check: dict[str, Any] | None) -> str:
+    if not check:
+        return ""
+    text = (
+        f"Over {check['n']} box rows, mean best IoU is {check['converted']:.3f} with predictions converted to "
+        f"original pixels and {check['unconverted']:.3f} comparing the numbers as given."
+    )
+    if check["converted"] - check["unconverted"] > 0.2:
+        text += (
+            " The numbers as given do not line up with the ground truth: the model answers in another frame. "
+            "If the iou reward is low, set its <code>frame</code> param (input, norm1000, norm1) "
+            "and make sure rows carry <code>image_size</code> and <code>input_size</code>."
+        )
+        return f'<p class="warn" id="frame-check">{text}</p>'
+    return f'<p id="frame-check">{text}</p>'
+
+
+def _boxes(view: BoxView) -> str:
+    (w, h), (iw, ih) = view.image_size, view.input_size
+    key = (
+        '<p class="key">'
+        '<span style="background:rgb(0,170,0)"></span>ground truth'
+        '<span style="background:rgb(220,0,0)"></span>prediction (converted into this frame)'
+        + ('<span style="background:rgb(255,140,0)"></span>prediction as given, no conversion' if view.frame != "original" else "")
+        + "</p>"
+    )
+    ious = f"IoU converted from frame <b>{escape(view.frame)}</b>: {_f(view.iou_converted)}; IoU of the numbers as given: {_f(view.iou_unconverted)}"
+    note = f'<p class="note">{escape(view.image_note)}</p>' if view.image_note else ""
+    panels = (
+        f'<figure><img src="{view.files["input"]}" alt="model input frame"><figcaption>model input frame {iw}&times;{ih}</figcaption></figure>'
+        f'<figure><img src="{view.files["original"]}" alt="original frame"><figcaption>original image {w}&times;{h}</figcaption></figure>'
+    )
+    return f'{key}<p>{ious}</p>{note}<div class="panels">{panels}</div>'
+
+
+def _sample(i: int, row: dict[str, Any], view: BoxView | None) -> str:
+    scores = "".join(
+        f"<tr><td>{escape(name)}</td><td class=\"num\">{_f(v if isinstance(v, (int, float)) else None)}</td>"
+        f"<td>{escape((row.get('reasons') or {}).get(name, ''))}</td></tr>"
+        for name, v in row["rewards"].items()
+    )
+    total = row.get(TOTAL)
+    title = f"row {i + 1}" + (f" &middot; id {escape(row['id'])}" if row.get("id") is not None else "")
+    title += f" &middot; task {escape(row['task'])}" if row.get("task") else ""
+    title += f" &middot; total {_f(total if isinstance(total, (int, float)) else None)}"
+    completion = row.get("completion", "")
+    return (
+        f'<div class="sample" id="row-{i + 1}"><h3>{title}</h3>'
+        f"<table><tr><th>reward</th><th>score</th><th>reason</th></tr>{scores}</table>"
+        f"<p><b>completion</b></p><pre>{escape(completion)}</pre>"
+        f"<p><b>solution</b></p><pre>{escape(row.get('solution'))}</pre>"
+        + (_boxes(view) if view else "")
+        + "</div>"
+    )
+
+
+def page(
+    source: str,
+    cols: Sequence[Column],
+    hist: dict[str, str],
+    rows: Sequence[dict[str, Any]],
+    low: Sequence[int],
+    high: Sequence[int],
+    by: str,
+    views: dict[int, BoxView],
+    frame_check: dict[str, Any] | None,
+) -> str:
+    hists = "".join(f'<img src="{hist[c.name]}" alt="histogram of {escape(c.name)}">' for c in cols)
+    lows = "".join(_sample(i, rows[i], views.get(i)) for i in low) or "<p>No row has a score in this column.</p>"
+    highs = "".join(_sample(i, rows[i], views.get(i)) for i in high) or "<p>Every scored row is shown above.</p>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>vlmr1 report: {escape(source)}</title>
+<style>{CSS}</style></head><body>
+<h1>vlmr1 report: {escape(source)}</h1>
+<p>{len(rows)} scored rows. Samples are ranked by <b>{escape(by)}</b>.</p>
+{_frame_banner(frame_check)}
+<h2>Summary</h2>{_summary_table(cols)}
+<h2>Distributions</h2><div class="hists">{hists}</div>
+<h2 id="lowest">Lowest {len(low)}</h2>{lows}
+<h2 id="highest">Highest {len(high)}</h2>{highs}
+</body></html>
+"""

@@ -1,0 +1,189 @@
+"""`vlmr1 inspect`: the report's numbers, its drawn boxes (checked pixel by pixel), its
+escaping of untrusted completions, and how it looks in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from vlmr1 import report
+from vlmr1.cli import main
+from vlmr1.report import GT_COLOUR, PRED_COLOUR, RAW_COLOUR, ReportError, build_report
+
+ORIG, INPUT = (400, 300), (200, 150)
+GOLD = [40, 60, 160, 200]  # original pixels
+PRED_INPUT = [110, 20, 170, 80]  # what the model said, in the 200x150 input frame -> [220, 40, 340, 160] original
+
+
+def _write(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "scored.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _rows(tmp_path: Path) -> list[dict]:
+    Image.new("RGB", ORIG, (255, 255, 255)).save(tmp_path / "white.png")
+    return [
+        {
+            "id": "box-1", "task": "rec", "image": "white.png", "image_size": list(ORIG), "input_size": list(INPUT),
+            "solution": GOLD, "completion": f'<think>t</think><answer>{{"bbox_2d": {PRED_INPUT}}}</answer>',
+            "rewards": {"format": 1.0, "iou": 0.0}, "reward": 0.5, "reasons": {"format": "ok", "iou": "iou=0.00"},
+        },
+        {
+            "id": "xss", "task": "math", "solution": "1", "completion": "<script>alert('x')</script><img src=x onerror=alert(1)>",
+            "rewards": {"format": 0.0, "iou": None}, "reward": 0.0, "reasons": {"format": "no_answer_tag", "iou": "skip"},
+        },
+        {
+            "id": "m-2", "task": "math", "solution": "2", "completion": "<answer>2</answer>",
+            "rewards": {"format": 1.0, "iou": None}, "reward": 1.0, "reasons": {"format": "ok", "iou": "skip"},
+        },
+        {
+            "id": "box-2", "task": "rec", "image": "missing.png", "image_size": list(ORIG),
+            "solution": GOLD, "completion": "<answer>[40, 60, 160, 200]</answer>",
+            "rewards": {"format": 1.0, "iou": 0.91}, "reward": 1.41, "reasons": {"format": "ok", "iou": "iou=0.91"},
+        },
+        {  # right in the input frame, scored against original pixels as given: the VLM-R1 collapse
+            "id": "box-3", "task": "rec", "image": "white.png", "image_size": list(ORIG), "input_size": list(INPUT),
+            "solution": GOLD, "completion": '<answer>{"bbox_2d": [20, 30, 80, 100]}</answer>',
+            "rewards": {"format": 1.0, "iou": 0.08}, "reward": 0.5, "reasons": {"format": "ok", "iou": "iou=0.08"},
+        },
+    ]
+
+
+@pytest.fixture()
+def built(tmp_path):
+    scored = _write(tmp_path, _rows(tmp_path))
+    index = build_report(scored, tmp_path / "report", k=2)
+    return index, index.read_text(encoding="utf-8")
+
+
+def _has_colour_along(img: Image.Image, colour, xs, ys) -> bool:
+    return all(img.getpixel((x, y)) == colour for x in xs for y in ys)
+
+
+def test_boxes_are_drawn_in_both_frames_at_the_right_pixels(built):
+    index, _ = built
+    original = Image.open(index.parent / "box_0_original.png").convert("RGB")
+    model = Image.open(index.parent / "box_0_input.png").convert("RGB")
+    assert original.size == ORIG and model.size == INPUT
+    # original frame: ground truth as given, the prediction scaled by 2 (input -> original)
+    assert _has_colour_along(original, GT_COLOUR, [40, 160], range(80, 180, 10))
+    assert _has_colour_along(original, GT_COLOUR, range(60, 150, 10), [60, 200])
+    assert _has_colour_along(original, PRED_COLOUR, [220, 340], range(50, 150, 10))
+    # and the numbers as the model gave them, unconverted, in orange: the wrong-frame picture
+    assert _has_colour_along(original, RAW_COLOUR, [110, 170], range(25, 58, 4))  # y 60-63: ground truth on top
+    # model-input frame: the prediction as given, the ground truth halved
+    assert _has_colour_along(model, PRED_COLOUR, [110, 170], range(30, 70, 5))
+    assert _has_colour_along(model, GT_COLOUR, [20, 80], range(40, 90, 5))
+    # inside the boxes the image is untouched
+    assert original.getpixel((100, 130)) == (255, 255, 255)
+    assert model.getpixel((140, 50)) == (255, 255, 255)
+
+
+def test_completions_are_escaped(built):
+    _, text = built
+    assert "<script>alert" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
+
+
+def test_summary_counts_means_nulls_and_reasons(built, tmp_path):
+    _, text = built
+    cols = {c.name: c.summary() for c in report.columns_of(_rows(tmp_path))}
+    assert cols["iou"]["null"] == 2 and cols["iou"]["mean"] == pytest.approx(0.33)
+    assert cols["format"]["mean"] == pytest.approx(0.8)
+    assert dict(cols["iou"]["reasons"]) == {"iou=#": 3, "skip": 2}
+    assert cols["reward"]["max"] == pytest.approx(1.41)
+    assert "0.330" in text and "iou=# &times;3" in text
+
+
+def test_lowest_and_highest_rows_without_repeats(built, tmp_path):
+    _, text = built
+    low, high = report.rank(_rows(tmp_path), "reward", 2)
+    assert low == [1, 0] and high == [3, 2]
+    assert text.index('id="lowest"') < text.index('id="row-2"') < text.index('id="highest"') < text.index('id="row-4"')
+    assert report.rank(_rows(tmp_path), "reward", 5) == ([1, 0, 4, 2, 3], [])
+
+
+def test_frame_check_says_the_boxes_were_compared_in_the_wrong_frame(built, tmp_path):
+    _, text = built
+    assert 'class="warn" id="frame-check"' in text
+    assert "set its <code>frame</code> param" in text
+    assert "mean best IoU is 0.500 with predictions converted to original pixels and 0.067"  # (1000 + 1600) / 19400 / 2 in text
+    view = report.box_view(_rows(tmp_path)[4])
+    assert view.frame == "input"
+    assert view.iou_converted == pytest.approx(1.0) and view.iou_unconverted == pytest.approx(1600 / 19400)
+    assert report.box_view(_rows(tmp_path)[4], frame="original").iou_converted == pytest.approx(1600 / 19400)
+
+
+def test_a_missing_image_is_named_and_boxes_still_drawn(built):
+    index, text = built
+    assert "image &#x27;missing.png&#x27; not found under" in text and "--image-root" in text
+    grey = Image.open(index.parent / "box_3_original.png").convert("RGB")
+    assert grey.getpixel((5, 5)) == (128, 128, 128)
+    assert grey.getpixel((40, 130)) == GT_COLOUR or grey.getpixel((40, 130)) == PRED_COLOUR
+
+
+def test_histograms_are_real_pngs(built):
+    index, _ = built
+    for i in range(3):
+        img = Image.open(index.parent / f"hist_{i}.png").convert("RGB")
+        assert img.size == (400, 260)
+        assert len(img.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 10  # axes, bars and text, not a blank canvas
+
+
+def test_box_parsing_handles_the_usual_answer_shapes():
+    assert report.parse_boxes('{"bbox_2d": [1, 2.5, 3, 4]}') == [(1.0, 2.5, 3.0, 4.0)]
+    assert report.parse_boxes("<|box_start|>(10,20),(30,40)<|box_end|>") == [(10.0, 20.0, 30.0, 40.0)]
+    assert report.parse_boxes([[1, 2, 3, 4], [5, 6, 7, 8]]) == [(1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0)]
+    assert report.parse_boxes("no box here") == []
+    assert report.to_original((100, 100, 500, 500), "norm1000", (640, 480), (640, 480)) == (64.0, 48.0, 320.0, 240.0)
+
+
+def test_unreadable_files_get_errors_that_say_what_to_do(tmp_path):
+    with pytest.raises(ReportError, match="no such file.*vlmr1 score --output"):
+        report.read_scored(tmp_path / "nope.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"rewards": {}, "reward": 1, "reasons": {}}\n{oops\n')
+    with pytest.raises(ReportError, match=r"bad.jsonl:2: not valid JSON"):
+        report.read_scored(bad)
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text('{"completion": "x"}\n')
+    with pytest.raises(ReportError, match=r'raw.jsonl:1: this row has no "rewards" object.*vlmr1 score --config'):
+        report.read_scored(raw)
+
+
+def test_cli_writes_the_report_and_rejects_an_unknown_column(tmp_path):
+    scored = _write(tmp_path, _rows(tmp_path))
+    result = CliRunner().invoke(main, ["inspect", str(scored), "--top", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "scored_report" / "index.html").is_file()
+    result = CliRunner().invoke(main, ["inspect", str(scored), "--by", "iuo", "--out", str(tmp_path / "r2")])
+    assert result.exit_code == 2
+    assert "Unknown reward column 'iuo'. Did you mean 'iou'?" in result.output
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a headless browser: apt-get install -y chromium")
+def test_report_renders_in_a_headless_browser(built, tmp_path):
+    index, _ = built
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1",
+         "--window-size=1280,4000", f"--screenshot={shot}", index.resolve().as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    img = Image.open(shot).convert("RGB")
+    colours = img.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50  # text, tables, histograms: not a blank page
+    non_white = sum(n for n, c in colours if c != (255, 255, 255))
+    assert non_white > 0.05 * img.size[0] * img.size[1]
+    found = {c for _, c in colours}
+    assert GT_COLOUR in found and PRED_COLOUR in found  # the box panels were loaded and shown unscaled
