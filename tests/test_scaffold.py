@@ -1,0 +1,156 @@
+"""`vlmr1 new-plugin`: names, rendering, and the generated package installed for real.
+
+The slow test does what a plugin author does right after scaffolding: install the
+package with pip into a throwaway virtual environment, run the package's own tests
+there, and see `vlmr1 plugins` list it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vlmr1 import scaffold
+from vlmr1.cli import main
+from vlmr1.scaffold import ScaffoldError, new_plugin, plugin_names, render, suggest_name
+
+
+@pytest.mark.parametrize(
+    "raw, suggestion",
+    [("My-OCR", "my_ocr"), ("3d_boxes", "task_3d_boxes"), ("count objects", "count_objects"), ("a" * 50, "a" * 40), ("", "my_task"), ("class", "class")],
+)
+def test_bad_names_say_the_rule_and_suggest_one(raw, suggestion):
+    with pytest.raises(ScaffoldError) as info:
+        plugin_names(raw)
+    msg = str(info.value)
+    assert f"Plugin name {raw!r} is not valid" in msg
+    assert "starts with a lowercase letter" in msg and "digits and underscores" in msg
+    assert f"Try `vlmr1 new-plugin {suggestion}`" in msg or raw == "class"
+    if raw != "class":
+        assert suggest_name(raw) == suggestion
+        plugin_names(suggestion)  # the suggestion is itself valid
+
+
+def test_names_that_repeat_the_prefix_or_take_an_installed_reward_are_refused():
+    with pytest.raises(ScaffoldError, match="repeats the prefix.*new-plugin ocr"):
+        plugin_names("vlmr1_reward_ocr")
+    with pytest.raises(ScaffoldError, match=r"'iou' is already registered by iou \(vlmr1 0.1.0\).*new-plugin my_iou"):
+        plugin_names("iou", taken={"iou": "iou (vlmr1 0.1.0)"})
+    names = plugin_names("ocr_lines")
+    assert (names.module, names.dist) == ("vlmr1_reward_ocr_lines", "vlmr1-reward-ocr-lines")
+
+
+def test_render_refuses_unknown_placeholders():
+    assert render("a {{ x }} {{y}}", {"x": "1", "y": "2"}) == "a 1 2"
+    with pytest.raises(ScaffoldError, match=r"f.txt: template placeholder \{\{z\}\} has no value"):
+        render("{{z}}", {"x": "1"}, "f.txt")
+
+
+def test_generated_package_is_complete_and_parses(tmp_path):
+    root, written = new_plugin("ocr_lines", tmp_path, author='Ann "A" Author', description='Reads "lines" \\ of text.')
+    rel = sorted(str(p.relative_to(root)) for p in written)
+    assert rel == [".gitignore", "README.md", "pyproject.toml", "src/vlmr1_reward_ocr_lines/__init__.py", "tests/test_vlmr1_reward_ocr_lines.py"]
+    meta = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert meta["name"] == "vlmr1-reward-ocr-lines"
+    assert meta["entry-points"]["vlmr1"] == {"ocr_lines": "vlmr1_reward_ocr_lines"}
+    assert meta["authors"] == [{"name": 'Ann "A" Author'}] and meta["description"] == 'Reads "lines" \\ of text.'
+    for path in written:
+        text = path.read_text()
+        assert "{{" not in text, path
+        if path.suffix == ".py":
+            compile(text, str(path), "exec")
+    assert "from vlmr1.testing import" in (root / "tests/test_vlmr1_reward_ocr_lines.py").read_text()
+
+
+def test_generated_plugin_registers_and_its_functions_work(tmp_path, monkeypatch):
+    root, _ = new_plugin("ocr_lines", tmp_path)
+    monkeypatch.syspath_prepend(str(root / "src"))
+    import vlmr1_reward_ocr_lines as plugin
+    from vlmr1.testing import registered
+
+    with registered(plugin) as reg:
+        assert reg.reward("ocr_lines").verifier == "ocr_lines"
+        verifier = reg.verifier("ocr_lines")
+        gold = verifier.prepare("Hello  World", {})
+        sample = __import__("vlmr1").Sample("<answer>hello world</answer>")
+        assert verifier.verify(sample, gold, {}).score == 1.0
+        assert reg.template("ocr_lines").answer_kind == "text"
+    assert plugin.token_f1("a b c", "a b d") == pytest.approx(2 / 3, abs=1e-6)
+    sys.modules.pop("vlmr1_reward_ocr_lines", None)
+
+
+def test_never_overwrites_and_the_template_ships_as_package_data(tmp_path):
+    new_plugin("abc", tmp_path)
+    with pytest.raises(ScaffoldError, match="already exists and is not empty.*--dir"):
+        new_plugin("abc", tmp_path)
+    names = sorted(p for p, _ in scaffold._walk(scaffold.template_root()))
+    assert ("_gitignore.tmpl",) in names and ("src", "__module__", "__init__.py.tmpl") in names
+    # pyproject ships every template file, nested and dot-named, through this glob
+    data = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vlmr1"]
+    assert "templates/plugin/**/*" in data
+
+
+def test_cli_prints_the_files_and_next_steps(tmp_path):
+    result = CliRunner().invoke(main, ["new-plugin", "shapes", "--dir", str(tmp_path), "--author", "Bo"])
+    assert result.exit_code == 0, result.output
+    assert "Created" in result.output and "pip install -e ." in result.output and "vlmr1 plugins" in result.output
+    assert (tmp_path / "vlmr1-reward-shapes" / "src" / "vlmr1_reward_shapes" / "__init__.py").is_file()
+    bad = CliRunner().invoke(main, ["new-plugin", "Bad-Name", "--dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "Try `vlmr1 new-plugin bad_name`" in bad.output and "Traceback" not in bad.output
+
+
+# -- the real thing: pip install into a throwaway venv ----------------------------------
+def make_venv(path: Path) -> Path:
+    """A venv that sees this interpreter's packages (vlmr1 included) without reinstalling them.
+
+    A ``.pth`` line starting with ``import`` runs at start-up; ``site.addsitedir`` then
+    processes the parent environment's own ``.pth`` files too, so vlmr1's editable
+    install keeps working inside the venv. The venv's site-packages comes first, so
+    what we pip install there is what the venv sees.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    Path(site, "_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+    return python
+
+
+@pytest.mark.slow
+def test_scaffold_pip_install_pytest_and_discovery_in_a_fresh_venv(tmp_path):
+    root, _ = new_plugin("ocr_lines", tmp_path / "src")
+    python = make_venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("VLMR1_PLUGINS", "PYTHONPATH")}
+    run = lambda *args, **kw: subprocess.run([str(python), *args], env=env, capture_output=True, text=True, timeout=300, **kw)  # noqa: E731
+
+    before = run("-m", "vlmr1", "plugins", "--json")
+    assert before.returncode == 0, before.stderr
+    assert "ocr_lines" not in {p["name"] for p in json.loads(before.stdout)}
+
+    pip = run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(root))
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+
+    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=root)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "8 passed" in tests.stdout
+
+    listed = run("-m", "vlmr1", "plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["ocr_lines"]["ok"] and plugins["ocr_lines"]["distribution"] == "vlmr1-reward-ocr-lines"
+    assert plugins["ocr_lines"]["registered"] == {"verifier": ["ocr_lines"], "reward": ["ocr_lines"], "template": ["ocr_lines"]}
+
+    # the allow list keeps it out unless named
+    off = subprocess.run([str(python), "-m", "vlmr1", "rewards", "--json"], env=env | {"VLMR1_PLUGINS": ""}, capture_output=True, text=True, timeout=120)
+    assert off.returncode == 0, off.stderr
+    assert "ocr_lines" not in {r["name"] for r in json.loads(off.stdout)}
+    on = subprocess.run([str(python), "-m", "vlmr1", "rewards", "--json"], env=env | {"VLMR1_PLUGINS": "ocr_lines"}, capture_output=True, text=True, timeout=120)
+    assert "ocr_lines" in {r["name"] for r in json.loads(on.stdout)}
