@@ -275,3 +275,69 @@ def test_both_options_on_train_end_to_end(tmp_path):
     logs = [h for h in trainer.state.log_history if "loss" in h]
     assert len(logs) == 2 and all(math.isfinite(h["loss"]) for h in logs)
     assert "stable_reinforce/filtered_frac" in logs[0]  # logged on the step that generates
+
+
+# -- two real processes: the filter sees the whole gathered batch --------------------------
+
+_DIST_SCRIPT = r'''
+import json, sys, torch
+from accelerate import PartialState
+state = PartialState()
+from datasets import Dataset
+from trl import GRPOConfig
+sys.path.insert(0, sys.argv[3])
+from test_stable_reinforce import _tiny_lm, _one_outlier_reward
+from vlmr1.trainers.stable import StableReinforceTrainer
+
+def reward(completions, id, **kw):
+    return [12.0 if r == 100.0 else 0.0 for r in _one_outlier_reward(completions, id=[("0" if i == "hot" else i) for i in id])]
+
+model, tok = _tiny_lm()
+args = GRPOConfig(output_dir=sys.argv[2], use_cpu=True, bf16=False, per_device_train_batch_size=8, num_generations=4,
+                  max_completion_length=4, report_to=[], activation_checkpointing=False, scale_rewards="none",
+                  save_strategy="no")
+trainer = StableReinforceTrainer(model=model, reward_funcs=[reward], args=args,
+                                 train_dataset=Dataset.from_list([{"prompt": "the box is a", "id": "a"}] * 4),
+                                 processing_class=tok, stable_reinforce={"advantage_filter": True})
+ids = ["a", "b"] if state.process_index == 0 else ["hot", "c"]
+batch = [{"prompt": f"the box is {i}", "id": i} for i in ids for _ in range(4)]
+local = trainer._generate_and_score_completions(batch)["advantages"]
+everything = trainer.accelerator.gather(local)
+if state.is_main_process:
+    json.dump({"world": state.num_processes, "before": list(trainer._logs["advantages"]),
+               "after": everything.tolist(),
+               "filtered": trainer._metrics["train"]["stable_reinforce/filtered_frac"]}, open(sys.argv[1], "w"))
+'''
+
+
+@pytest.mark.slow
+def test_filter_over_two_processes_uses_the_gathered_batch(tmp_path):
+    """Two processes (torchrun, gloo). Process 0: rows a, b, all rewards 0. Process 1: row "hot"
+    whose first completion scores 12 (group advantages 9, -3, -3, -3) and row c (0s).
+    Gathered (16): mean 0, var (81 + 3*9)/16 = 6.75, 3*std 7.79 -> the 9 is zeroed.
+    Process 1 alone (8): var 108/8 = 13.5, 3*std 11.02 -> a per-process filter would keep it."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "dist.py"
+    script.write_text(_DIST_SCRIPT)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VLMR1_PLUGINS": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(port), str(script), str(out), str(tmp_path / "o"), str(Path(__file__).parent)],
+        capture_output=True, text=True, timeout=240, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(out.read_text())
+    assert got["world"] == 2
+    assert got["before"] == [0.0] * 8 + [9.0, -3.0, -3.0, -3.0] + [0.0] * 4
+    assert got["after"] == [0.0] * 8 + [0.0, -3.0, -3.0, -3.0] + [0.0] * 4
+    assert got["filtered"] == [1 / 16]
