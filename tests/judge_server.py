@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             port = s.getsockname()[1]
         print(f"PORT {port}", flush=True)
         return
+    ThreadingHTTPServer.request_queue_size = 256  # the default backlog of 5 resets concurrent clients
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(_State(args)))
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)

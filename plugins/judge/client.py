@@ -34,6 +34,7 @@ class Reply:
     attempts: int = 0
     latency_s: float = 0.0
     usage: Mapping[str, int] = field(default_factory=dict)
+    error: str = ""  # a longer explanation for logs; ``reason`` stays short for counting
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class OpenAIChatBackend:
             elif task in done and not task.cancelled():
                 self.stats.failures += 1
                 exc = task.exception()
-                replies.append(Reply(None, f"judge_error: {type(exc).__name__}"))
+                replies.append(Reply(None, f"judge_error: {type(exc).__name__}", error=str(exc)[:300]))
             else:
                 self.stats.timeouts += 1
                 replies.append(Reply(None, "judge_timeout"))

@@ -93,7 +93,7 @@ class TransformersBackend:
         except Exception as exc:  # loading failed, out of memory, a broken tokenizer
             stop.set()
             self.stats.failures += len(conversations)
-            return [r or Reply(None, f"judge_error: {type(exc).__name__}: {str(exc)[:120]}") for r in out]
+            return [r or Reply(None, f"judge_error: {type(exc).__name__}", error=str(exc)[:300]) for r in out]
         replies = []
         for r in out:
             if r is None:

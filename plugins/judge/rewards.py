@@ -91,7 +91,8 @@ async def consistency_ascore(samples: Sequence[Sample], params: Mapping[str, Any
         positions = todo[key]
         answer = extract_answer(samples[positions[0]].completion, tags)
         if reply.text is None:
-            v = _fallback(params, reply.reason, answer, attempts=reply.attempts)
+            extra = {"error": reply.error} if reply.error else {}
+            v = _fallback(params, reply.reason, answer, attempts=reply.attempts, **extra)
         else:
             verdict = parse_verdict(reply.text)
             if verdict is None:

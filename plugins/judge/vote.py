@@ -74,6 +74,9 @@ class VoteSummary:
     accuracy: float | None = None  # Voting@k
     accuracy_at_1: float | None = None  # the first sample alone
     vote_accuracy: float | None = None  # all single votes pooled
+    correct_at_1: int = 0
+    votes: int = 0
+    correct_votes: int = 0
     ties: int = 0
     invalid_votes: int = 0
     bad_rows: int = 0
@@ -182,7 +185,6 @@ async def vote_pairs(
 def summarize(results: Iterable[PairResult], k: int, summary: VoteSummary | None = None) -> VoteSummary:
     s = summary or VoteSummary(k=k)
     s.k = k
-    first_right = votes_right = votes_total = 0
     for r in results:
         s.pairs += 1
         s.ties += int(r.tie)
@@ -193,13 +195,13 @@ def summarize(results: Iterable[PairResult], k: int, summary: VoteSummary | None
             continue
         s.labelled += 1
         s.correct += int(bool(r.correct))
-        first_right += int(bool(r.votes) and r.votes[0] == r.label)
-        votes_right += sum(v == r.label for v in r.votes)
-        votes_total += len(r.votes)
+        s.correct_at_1 += int(bool(r.votes) and r.votes[0] == r.label)
+        s.correct_votes += sum(v == r.label for v in r.votes)
+        s.votes += len(r.votes)
     if s.labelled:
         s.accuracy = s.correct / s.labelled
-        s.accuracy_at_1 = first_right / s.labelled
-        s.vote_accuracy = votes_right / votes_total if votes_total else None
+        s.accuracy_at_1 = s.correct_at_1 / s.labelled
+        s.vote_accuracy = s.correct_votes / s.votes if s.votes else None
     return s
 
 
