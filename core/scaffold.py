@@ -53,8 +53,8 @@ def suggest_name(raw: str) -> str:
 def plugin_names(raw: str, taken: Mapping[str, str] | None = None) -> PluginNames:
     """Validate NAME and derive the module and distribution names from it.
 
-    ``taken`` maps reward names already registered to who registered them; a plugin
-    reusing one would make that reward ambiguous in every run, so it is refused.
+    ``taken`` maps names already registered to who registered them; a plugin reusing
+    one would make that name ambiguous in every run, so it is refused.
     """
     if not NAME_RULE.match(raw) or keyword.iskeyword(raw):
         suggestion = suggest_name(raw)
@@ -71,7 +71,7 @@ def plugin_names(raw: str, taken: Mapping[str, str] | None = None) -> PluginName
             )
     if taken and raw in taken:
         raise ScaffoldError(
-            f"A reward named {raw!r} is already registered by {taken[raw]}; a second plugin with that name "
+            f"The name {raw!r} is already registered by {taken[raw]}; a second plugin with that name "
             f"would make it ambiguous in every run. Pick another name, e.g. `vlmr1 new-plugin my_{raw}`."
         )
     return PluginNames(raw, f"vlmr1_reward_{raw}", "vlmr1-reward-" + raw.replace("_", "-"))
@@ -166,8 +166,15 @@ def new_plugin(
 
 
 def registered_reward_owners() -> dict[str, str]:
-    """Reward names already installed, with the plugin and distribution that own them."""
-    from .registry import load_registry
+    """Names already installed (rewards, verifiers, templates) and who owns them.
 
-    registry = load_registry()
-    return {name: str(r.provenance) if r.provenance else "another plugin" for name, r in registry.rewards.items()}
+    The scaffold registers all three under NAME, so any of them taken is a clash.
+    """
+    from .registry import get_registry
+
+    registry = get_registry()
+    owners: dict[str, str] = {}
+    for kind, table in registry.items.items():
+        for name, item in table.items():
+            owners.setdefault(name, f"{item.provenance} (as a {kind})" if item.provenance else f"another plugin (as a {kind})")
+    return owners

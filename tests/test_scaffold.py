@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import vlmr1
 from vlmr1 import scaffold
 from vlmr1.cli import main
 from vlmr1.scaffold import ScaffoldError, new_plugin, plugin_names, render, suggest_name
+from vlmr1.testing import registered
 
 
 @pytest.mark.parametrize(
@@ -42,7 +44,7 @@ def test_bad_names_say_the_rule_and_suggest_one(raw, suggestion):
 def test_names_that_repeat_the_prefix_or_take_an_installed_reward_are_refused():
     with pytest.raises(ScaffoldError, match="repeats the prefix.*new-plugin ocr"):
         plugin_names("vlmr1_reward_ocr")
-    with pytest.raises(ScaffoldError, match=r"'iou' is already registered by iou \(vlmr1 0.1.0\).*new-plugin my_iou"):
+    with pytest.raises(ScaffoldError, match=r"name 'iou' is already registered by iou \(vlmr1 0.1.0\).*new-plugin my_iou"):
         plugin_names("iou", taken={"iou": "iou (vlmr1 0.1.0)"})
     names = plugin_names("ocr_lines")
     assert (names.module, names.dist) == ("vlmr1_reward_ocr_lines", "vlmr1-reward-ocr-lines")
@@ -74,13 +76,12 @@ def test_generated_plugin_registers_and_its_functions_work(tmp_path, monkeypatch
     root, _ = new_plugin("ocr_lines", tmp_path)
     monkeypatch.syspath_prepend(str(root / "src"))
     import vlmr1_reward_ocr_lines as plugin
-    from vlmr1.testing import registered
 
     with registered(plugin) as reg:
         assert reg.reward("ocr_lines").verifier == "ocr_lines"
         verifier = reg.verifier("ocr_lines")
         gold = verifier.prepare("Hello  World", {})
-        sample = __import__("vlmr1").Sample("<answer>hello world</answer>")
+        sample = vlmr1.Sample("<answer>hello world</answer>")
         assert verifier.verify(sample, gold, {}).score == 1.0
         assert reg.template("ocr_lines").answer_kind == "text"
     assert plugin.token_f1("a b c", "a b d") == pytest.approx(2 / 3, abs=1e-6)
@@ -96,6 +97,21 @@ def test_never_overwrites_and_the_template_ships_as_package_data(tmp_path):
     # pyproject ships every template file, nested and dot-named, through this glob
     data = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vlmr1"]
     assert "templates/plugin/**/*" in data
+
+
+class _Owner:
+    @vlmr1.hookimpl
+    def register_prompt_templates(self, register):
+        register(vlmr1.PromptTemplate("taken", system="s"))
+
+
+def test_cli_refuses_a_name_an_installed_plugin_uses(tmp_path):
+    with registered(("owner", _Owner())):
+        result = CliRunner().invoke(main, ["new-plugin", "taken", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "The name 'taken' is already registered by owner (<test> 0) (as a template)" in result.output
+    assert "vlmr1 new-plugin my_taken" in result.output
+    assert not (tmp_path / "vlmr1-reward-taken").exists()
 
 
 def test_cli_prints_the_files_and_next_steps(tmp_path):
