@@ -222,8 +222,7 @@ class OpenAIChatBackend:
         if status == 429:
             raise _Fail("judge_error: 429", retry=True, wait=retry_after_seconds(response.headers.get("retry-after")))
         if status != 200:
-            return_reason = f"judge_error: {status}"
-            raise _Fail(return_reason, retry=status in RETRYABLE)
+            raise _Fail(f"judge_error: {status}", retry=status in RETRYABLE)
         return _reply_text(response)
 
 
