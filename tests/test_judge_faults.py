@@ -183,3 +183,23 @@ def test_registered_reward_runs_through_the_registry():
     with js.running("ok") as (url, _):
         verdicts = asyncio.run(reward.ascore_batch(completions(2), {**reward.defaults, **params(url)}))
     assert [v.score for v in verdicts] == [1.0, -1.0]
+
+
+def test_cancelled_batch_leaves_no_request_running():
+    """An engine deadline shorter than the judge's own cancels the coroutine: every request
+    task must be cancelled with it, not left running on the loop."""
+
+    async def main(url):
+        task = asyncio.ensure_future(consistency_ascore(completions(4), params(url, deadline_s=30)))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    with js.running("stall") as (url, _):
+        t = time.monotonic()
+        leftover = asyncio.run(main(url))
+        assert time.monotonic() - t < 3
+    assert leftover == []

@@ -152,11 +152,13 @@ class OpenAIChatBackend:
                 asyncio.ensure_future(self._one(client, sem, url, list(conv), temp, deadline))
                 for conv in conversations
             ]
-            done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=1.0)
+            try:
+                done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+            finally:  # also when the caller cancels us: leave no request running
+                for task in tasks:
+                    if not task.done():
+                        task.cancel()
+                await asyncio.wait(tasks, timeout=1.0)
         replies = []
         for task in tasks:
             if task in done and not task.cancelled() and task.exception() is None:
