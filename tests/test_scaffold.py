@@ -8,10 +8,7 @@ there, and see `vlmr1 plugins` list it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -124,49 +121,45 @@ def test_cli_prints_the_files_and_next_steps(tmp_path):
 
 
 # -- the real thing: pip install into a throwaway venv ----------------------------------
-def make_venv(path: Path) -> Path:
-    """A venv that sees this interpreter's packages (vlmr1 included) without reinstalling them.
-
-    A ``.pth`` line starting with ``import`` runs at start-up; ``site.addsitedir`` then
-    processes the parent environment's own ``.pth`` files too, so vlmr1's editable
-    install keeps working inside the venv. The venv's site-packages comes first, so
-    what we pip install there is what the venv sees.
-    """
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    python = path / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True).stdout.strip()
-    parent = sysconfig.get_paths()["purelib"]
-    Path(site, "_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
-    return python
-
-
 @pytest.mark.slow
 def test_scaffold_pip_install_pytest_and_discovery_in_a_fresh_venv(tmp_path):
-    root, _ = new_plugin("ocr_lines", tmp_path / "src")
-    python = make_venv(tmp_path / "venv")
-    env = {k: v for k, v in os.environ.items() if k not in ("VLMR1_PLUGINS", "PYTHONPATH")}
-    run = lambda *args, **kw: subprocess.run([str(python), *args], env=env, capture_output=True, text=True, timeout=300, **kw)  # noqa: E731
+    """vlmr1 from a wheel (so the template must ship as package data), then as an author would:
+    `vlmr1 new-plugin`, `pip install -e`, the package's own pytest, `vlmr1 plugins`."""
+    from venvtools import build_wheels, clean_env, create_venv, vlmr1_source
 
-    before = run("-m", "vlmr1", "plugins", "--json")
+    wheels = build_wheels([vlmr1_source(tmp_path / "vlmr1-src")], tmp_path / "wheels")
+    venv = create_venv(tmp_path / "venv")
+    venv.pip_install(wheels["vlmr1"])
+    env = clean_env()
+
+    made = venv.run_script("vlmr1", "new-plugin", "ocr_lines", "--dir", str(tmp_path / "work"), env=env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    root = tmp_path / "work" / "vlmr1-reward-ocr-lines"
+    assert (root / ".gitignore").is_file() and (root / "src" / "vlmr1_reward_ocr_lines" / "__init__.py").is_file()
+
+    before = venv.run_script("vlmr1", "plugins", "--json", env=env)
     assert before.returncode == 0, before.stderr
     assert "ocr_lines" not in {p["name"] for p in json.loads(before.stdout)}
 
-    pip = run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(root))
+    pip = venv.run("-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(root), env=env)
     assert pip.returncode == 0, pip.stdout + pip.stderr
 
-    tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=root)
+    tests = venv.run("-m", "pytest", "-q", "-p", "no:cacheprovider", env=env, cwd=root)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "8 passed" in tests.stdout
+    # the scoring ran on the venv's own vlmr1 (from the wheel), not this checkout
+    where = venv.run("-c", "import vlmr1; print(vlmr1.__file__)", env=env)
+    assert str(venv.root) in where.stdout, where.stdout
 
-    listed = run("-m", "vlmr1", "plugins", "--json")
+    listed = venv.run_script("vlmr1", "plugins", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins["ocr_lines"]["ok"] and plugins["ocr_lines"]["distribution"] == "vlmr1-reward-ocr-lines"
     assert plugins["ocr_lines"]["registered"] == {"verifier": ["ocr_lines"], "reward": ["ocr_lines"], "template": ["ocr_lines"]}
 
-    # the allow list keeps it out unless named
-    off = subprocess.run([str(python), "-m", "vlmr1", "rewards", "--json"], env=env | {"VLMR1_PLUGINS": ""}, capture_output=True, text=True, timeout=120)
+    # the allow list keeps it out unless it is named
+    off = venv.run_script("vlmr1", "rewards", "--json", env=clean_env(VLMR1_PLUGINS=""))
     assert off.returncode == 0, off.stderr
     assert "ocr_lines" not in {r["name"] for r in json.loads(off.stdout)}
-    on = subprocess.run([str(python), "-m", "vlmr1", "rewards", "--json"], env=env | {"VLMR1_PLUGINS": "ocr_lines"}, capture_output=True, text=True, timeout=120)
+    on = venv.run_script("vlmr1", "rewards", "--json", env=clean_env(VLMR1_PLUGINS="ocr_lines"))
     assert "ocr_lines" in {r["name"] for r in json.loads(on.stdout)}
