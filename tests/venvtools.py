@@ -172,10 +172,33 @@ def vlmr1_source(dest: Path) -> Path:
     return dest
 
 
+def _require_wheel_backend() -> None:
+    """Offline builds use this interpreter's setuptools; say so plainly when it cannot make wheels."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    try:
+        setuptools = Version(version("setuptools"))
+    except PackageNotFoundError:
+        setuptools = None
+    try:
+        version("wheel")
+        has_wheel = True
+    except PackageNotFoundError:
+        has_wheel = False
+    if setuptools is None or (setuptools < Version("70.1") and not has_wheel):
+        raise CommandFailed(
+            f"building wheels offline needs setuptools>=70.1 (or setuptools with wheel) in {sys.executable}; "
+            f"found setuptools {setuptools or 'none'}. Install the test extras: pip install -e '.[dev]'"
+        )
+
+
 def build_wheels(sources: Iterable[Path], wheelhouse: Path) -> dict[str, Path]:
     """Build one wheel per source tree into ``wheelhouse`` (one pip call); {distribution: wheel}."""
     from packaging.utils import canonicalize_name, parse_wheel_filename
 
+    _require_wheel_backend()
     sources = list(sources)
     wheelhouse.mkdir(parents=True, exist_ok=True)
     run_checked([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index", "--no-build-isolation",
