@@ -250,22 +250,34 @@ def _draw(img: Any, boxes: Iterable[tuple[Box, tuple[int, int, int]]], width: in
     return img
 
 
+MAX_SIDE = 1600  # larger images are scaled down for the page, boxes with them
+
+
+def _panel(img: Any, layers: Sequence[tuple[Sequence[Box], tuple[int, int, int], int]]) -> Any:
+    """Draw layers of boxes (first layer lowest) on ``img``, scaled down if it is huge."""
+    scale = min(1.0, MAX_SIDE / max(img.size))
+    if scale < 1.0:
+        img = img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))))
+    for boxes, colour, width in layers:
+        _draw(img, [(tuple(c * scale for c in b), colour) for b in boxes], width)  # type: ignore[misc]
+    return img
+
+
 def draw_box_panels(view: BoxView, row: dict[str, Any], roots: Sequence[Path], out: Path, stem: str) -> BoxView:
-    """Write ``<stem>_input.png`` and ``<stem>_original.png``; record their names on ``view``."""
+    """Write ``<stem>_input.png`` and ``<stem>_original.png``; record their names on ``view``.
+
+    Ground truth is drawn twice as thick and first, so where a prediction coincides with
+    it both stay visible (green around red).
+    """
     original, view.image_note = _open_image(row, roots, view.image_size)
-    w = max(2, round(max(view.image_size) / 300))
-    inp = original.resize(view.input_size)
-    gold_in = [to_input(g, view.image_size, view.input_size) for g in view.gold]
-    pred_in = [to_input(to_original(b, view.frame, view.image_size, view.input_size), view.image_size, view.input_size) for b in view.pred_raw]
-    # ground truth twice as thick and drawn first: where boxes coincide both stay visible
-    _draw(inp, [(g, GT_COLOUR) for g in gold_in], 2 * w)
-    _draw(inp, [(p, PRED_COLOUR) for p in pred_in], w)
+    w = max(2, round(min(max(view.image_size), MAX_SIDE) / 300))
     conv = [to_original(b, view.frame, view.image_size, view.input_size) for b in view.pred_raw]
-    if view.frame != "original":
-        _draw(original, [(p, RAW_COLOUR) for p in view.pred_raw], w)
-    _draw(original, [(g, GT_COLOUR) for g in view.gold], 2 * w)
-    _draw(original, [(p, PRED_COLOUR) for p in conv], w)
-    for key, img in (("input", inp), ("original", original)):
+    gold_in = [to_input(g, view.image_size, view.input_size) for g in view.gold]
+    pred_in = [to_input(b, view.image_size, view.input_size) for b in conv]
+    inp = _panel(original.resize(view.input_size), [(gold_in, GT_COLOUR, 2 * w), (pred_in, PRED_COLOUR, w)])
+    raw = [(view.pred_raw, RAW_COLOUR, w)] if view.frame != "original" else []
+    orig = _panel(original, raw + [(view.gold, GT_COLOUR, 2 * w), (conv, PRED_COLOUR, w)])
+    for key, img in (("input", inp), ("original", orig)):
         name = f"{stem}_{key}.png"
         img.save(out / name)
         view.files[key] = name

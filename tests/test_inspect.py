@@ -187,3 +187,21 @@ def test_report_renders_in_a_headless_browser(built, tmp_path):
     assert non_white > 0.05 * img.size[0] * img.size[1]
     found = {c for _, c in colours}
     assert GT_COLOUR in found and PRED_COLOUR in found  # the box panels were loaded and shown unscaled
+
+
+def test_a_huge_image_is_scaled_down_with_its_boxes(tmp_path):
+    row = {"image_size": [3200, 2400], "solution": [400, 600, 1600, 2000], "completion": "<answer>[0, 0, 10, 10]</answer>",
+           "rewards": {"iou": 0.0}, "reward": 0.0, "reasons": {}}
+    view = report.draw_box_panels(report.box_view(row), row, [tmp_path], tmp_path, "big")
+    img = Image.open(tmp_path / view.files["original"]).convert("RGB")
+    assert img.size == (1600, 1200)
+    assert _has_colour_along(img, GT_COLOUR, [200, 800], range(320, 980, 40))  # the box halved too
+
+
+def test_importing_the_report_module_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, vlmr1.report, vlmr1.cli.inspect; print([m for m in ('matplotlib', 'PIL', 'torch') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
