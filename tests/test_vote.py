@@ -87,7 +87,9 @@ def test_voting_improves_accuracy_of_a_noisy_model(tmp_path):
     assert hits == 60 * 6 and five.requests == 300
     assert one.labelled == five.labelled == 60 and five.invalid_votes == 0
     assert 0.55 <= one.accuracy <= 0.85 and 0.55 <= five.accuracy_at_1 <= 0.85
-    assert five.accuracy >= max(one.accuracy, five.accuracy_at_1) + 0.08
+    # k=1 saw each prompt's sample 0 and k=5 its samples 1..5, all deterministic coins; which
+    # of the five came back first varies with scheduling, so accuracy_at_1 of k=5 is not fixed
+    assert five.accuracy >= one.accuracy + 0.08
     # every vote is the server's deterministic coin for that prompt and sample number:
     # k=1 drew sample 0 of each prompt, k=5 samples 1..5
     inputs = [json.loads(line) for line in pairs.read_text().splitlines()]
