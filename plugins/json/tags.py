@@ -1,0 +1,114 @@
+"""Think/answer tag checking in linear time.
+
+A format check runs on every completion of every training step, and completions are
+written by a model that is being optimised against it: any input it can produce, it
+will. Regular expressions such as ``<think>.*?</think>\\s*<answer>.*?\\{.*\\[...\\].*\\}``
+backtrack polynomially on inputs like ``"<think>" * 20000``. Everything here is a
+fixed number of ``str.count`` / ``str.find`` passes, so the cost is linear in the
+length of the completion whatever it contains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TagCheck", "check_tags", "answer_span", "answer_text"]
+
+
+@dataclass(frozen=True)
+class TagCheck:
+    """The outcome of :func:`check_tags`: ``ok`` and a machine-readable ``reason``,
+    plus the text inside the tags when they were found in order."""
+
+    ok: bool
+    reason: str
+    think: str | None = None
+    answer: str | None = None
+
+
+def _count_reason(n_open: int, n_close: int, kind: str) -> str | None:
+    if n_open == 0 and n_close == 0:
+        return f"no_{kind}_tag"
+    if n_open > 1 or n_close > 1:
+        return f"multiple_{kind}_tags"
+    if n_open == 0:
+        return f"no_{kind}_open_tag"
+    if n_close == 0:
+        return f"unclosed_{kind}_tag"
+    return None
+
+
+def check_tags(
+    text: str,
+    think_tags: tuple[str, str] | None = ("<think>", "</think>"),
+    answer_tags: tuple[str, str] = ("<answer>", "</answer>"),
+    strict: bool = True,
+    think_prefilled: bool = False,
+) -> TagCheck:
+    """Check that ``text`` is ``<think>...</think>`` then ``<answer>...</answer>``.
+
+    Each tag must appear exactly once and in that order. With ``strict`` nothing but
+    whitespace may stand outside the tags (before the first, between the blocks, after
+    the last); without it, text outside is tolerated. ``think_tags=None`` means the
+    template asks for an answer block only. ``think_prefilled``: the opening think tag
+    was part of the prompt (chat templates that open the reasoning block for the
+    model), so the completion starts inside it and may omit it.
+    """
+    if not isinstance(text, str):
+        return TagCheck(False, "not_text")
+    a_open, a_close = answer_tags
+    start = 0
+    think = None
+    if think_tags is not None:
+        t_open, t_close = think_tags
+        n_open, n_close = text.count(t_open), text.count(t_close)
+        if think_prefilled and n_open == 0 and n_close >= 1:
+            n_open = 1  # the opening tag sits in the prompt, just before the completion
+            i_open, body_start = 0, 0
+        else:
+            i_open = text.find(t_open)
+            body_start = i_open + len(t_open)
+        reason = _count_reason(n_open, n_close, "think")
+        if reason:
+            return TagCheck(False, reason)
+        i_close = text.find(t_close)
+        if i_close < body_start:
+            return TagCheck(False, "tags_out_of_order")
+        if strict and text[:i_open].strip():
+            return TagCheck(False, "text_outside_tags")
+        think = text[body_start:i_close]
+        start = i_close + len(t_close)
+    n_open, n_close = text.count(a_open), text.count(a_close)
+    reason = _count_reason(n_open, n_close, "answer")
+    if reason:
+        return TagCheck(False, reason)
+    i_open, i_close = text.find(a_open), text.find(a_close)
+    if i_open < start or i_close < i_open + len(a_open):
+        return TagCheck(False, "tags_out_of_order")
+    if strict and (text[start:i_open].strip() or text[i_close + len(a_close):].strip()):
+        return TagCheck(False, "text_outside_tags")
+    return TagCheck(True, "ok", think, text[i_open + len(a_open):i_close])
+
+
+def answer_span(text: str, answer_tags: tuple[str, str] = ("<answer>", "</answer>")) -> tuple[int, int] | None:
+    """Start and end of the content of the LAST complete answer block, or None.
+
+    The last block wins: a model that mentions ``<answer>`` while reasoning and then
+    answers is judged on its final answer. Two ``rfind`` passes: linear.
+    """
+    if not isinstance(text, str):
+        return None
+    a_open, a_close = answer_tags
+    end = text.rfind(a_close)
+    if end < 0:
+        return None
+    begin = text.rfind(a_open, 0, end)
+    if begin < 0:
+        return None
+    return begin + len(a_open), end
+
+
+def answer_text(text: str, answer_tags: tuple[str, str] = ("<answer>", "</answer>")) -> str | None:
+    """The content of the last complete answer block (unstripped), or None."""
+    span = answer_span(text, answer_tags)
+    return None if span is None else text[span[0]:span[1]]
