@@ -152,6 +152,10 @@ def load_model(model_cfg: Mapping[str, Any], runtime: Runtime) -> tuple[Any, Any
     path = model_cfg.get("path")
     if not path:
         raise ConfigError("model: give `path` (a local directory or hub id) or `tiny` (qwen2-vl, qwen2.5-vl, qwen2).")
+    from vlmr1.trainers import tiny
+
+    if tiny.is_tiny_dir(path):  # its processor has no video part, so AutoProcessor cannot load it
+        return tiny.load_tiny(path, dtype=runtime.torch_dtype)
     import transformers
 
     processor = transformers.AutoProcessor.from_pretrained(path, padding_side="left")
