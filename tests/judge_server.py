@@ -8,7 +8,7 @@ until ``--lifetime`` seconds pass or its stdin closes (the test that started it 
 Modes: ``ok`` (an honest fake judge, see :func:`fake_judge`), ``refuse`` (prints a port
 nobody listens on, then exits), ``stall`` (reads the request, never answers), ``500``,
 ``429`` (``Retry-After``; with ``--fail-first N`` only the first N requests), ``malformed``
-(invalid JSON body), ``empty`` (no choices), ``unparseable`` (a reply with no verdict),
+(invalid JSON body), ``empty`` (no choices), ``unparseable`` (a reply with no verdict), ``400`` (a request the server rejects),
 ``slow`` (``ok`` after ``--delay`` seconds), ``noisy`` (a pairwise reward model that is right
 with probability ``--accuracy``, deterministic per prompt and sample number).
 
@@ -88,6 +88,8 @@ class _State:
         self.in_flight = 0
         self.max_in_flight = 0
         self.samples: dict[str, int] = {}
+        self.auth: str | None = None
+        self.models: set[str] = set()
 
 
 def noisy_choice(prompt: str, number: int, accuracy: float) -> int:
@@ -119,7 +121,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             with state.lock:
-                stats = {"hits": state.hits, "max_in_flight": state.max_in_flight}
+                stats = {"hits": state.hits, "max_in_flight": state.max_in_flight, "auth": state.auth, "models": sorted(state.models)}
             self._send(200, json.dumps(stats).encode())
 
         def do_POST(self) -> None:
@@ -130,6 +132,7 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 hit = state.hits
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
+                state.auth = self.headers.get("Authorization")
             try:
                 self._answer(raw, hit)
             finally:
@@ -147,6 +150,8 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 return
             if mode == "500":
                 return self._send(500, b'{"error": "internal"}')
+            if mode == "400":
+                return self._send(400, b'{"error": "bad request"}')
             if mode == "429" and (args.fail_first is None or hit <= args.fail_first):
                 return self._send(429, b'{"error": "rate limited"}', {"Retry-After": args.retry_after})
             if mode == "malformed":
@@ -158,6 +163,8 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
             if mode == "slow":
                 time.sleep(args.delay)
             request = json.loads(raw or b"{}")
+            with state.lock:
+                state.models.add(str(request.get("model")))
             messages = request.get("messages") or []
             if mode == "noisy":
                 prompt = json.dumps(messages, sort_keys=True)
@@ -203,7 +210,7 @@ def stats(base_url: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", default="ok", choices=["ok", "refuse", "stall", "500", "429", "malformed", "empty", "unparseable", "slow", "noisy"])
+    p.add_argument("--mode", default="ok", choices=["ok", "refuse", "stall", "500", "400", "429", "malformed", "empty", "unparseable", "slow", "noisy"])
     p.add_argument("--lifetime", type=float, default=60.0)
     p.add_argument("--delay", type=float, default=0.5)
     p.add_argument("--retry-after", default="1")

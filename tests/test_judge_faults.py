@@ -203,3 +203,25 @@ def test_cancelled_batch_leaves_no_request_running():
         leftover = asyncio.run(main(url))
         assert time.monotonic() - t < 3
     assert leftover == []
+
+
+def test_client_errors_are_not_retried_and_the_key_is_sent(monkeypatch):
+    monkeypatch.setenv("JUDGE_TEST_KEY", "sekrit")
+    with js.running("400") as (url, _):
+        verdicts, _ = score(completions(3), params(url, api_key_env="JUDGE_TEST_KEY"))
+        seen = js.stats(url)
+    assert [v.reason for v in verdicts] == ["judge_error: 400"] * 3
+    assert seen["hits"] == 3 and seen["auth"] == "Bearer sekrit"
+
+
+def test_retry_after_parsing():
+    from email.utils import format_datetime
+    from datetime import datetime, timedelta, timezone
+
+    from vlmr1.plugins.judge.client import retry_after_seconds
+
+    assert retry_after_seconds("2") == 2.0 and retry_after_seconds("0.5") == 0.5
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+    assert retry_after_seconds("-3") == 0.0
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= retry_after_seconds(later) <= 31
