@@ -166,3 +166,22 @@ def test_vote_with_the_transformers_backend(tmp_path):
     # the rigged model never writes an <answer>: every vote is invalid, every pair a tie
     assert summary["pairs"] == 3 and summary["invalid_votes"] == 6 and summary["ties"] == 3
     assert summary["reasons"] == {"no_choice": 6} and summary["accuracy"] == 0.0
+
+
+def test_vote_uses_the_registered_pairwise_template(tmp_path):
+    """The policy was trained on the `pairwise` template: by default vote asks with it."""
+    from vlmr1.registry import get_registry
+
+    template = get_registry().template("pairwise")
+    pairs = tmp_path / "pairs.jsonl"
+    write_pairs(pairs, 4, shape="responses")
+    with js.running("noisy") as (url, _):
+        auto = run_vote(pairs, tmp_path / "a.jsonl", {"base_url": url, "model": "rm"}, k=1, temperature=1.0)
+        builtin = run_vote(pairs, tmp_path / "b.jsonl", {"base_url": url, "model": "rm"}, k=1, temperature=1.0, template=None)
+    assert auto.prompt == "template:pairwise" and builtin.prompt == "builtin"
+    row = json.loads(pairs.read_text().splitlines()[0])
+    from vlmr1.plugins.judge.vote import _template
+
+    msgs = pair_from_row(row, 0, template=_template("auto")).messages
+    assert msgs[0] == {"role": "system", "content": template.system}
+    assert "[Response 1]\nGOOD answer 0" in msgs[-1]["content"]
