@@ -1,0 +1,121 @@
+"""The synthetic shapes dataset: deterministic, boxes exact to the pixel, counts right,
+rows valid, and reference answers that the installed format reward accepts."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmr1.documents import schema_problems
+from vlmr1.errors import ConfigError
+from vlmr1.trainers import synthetic
+from vlmr1.trainers.synthetic import COLOURS, SyntheticSpec
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    return synthetic.make_rows(SyntheticSpec(n=24, seed=11), tmp_path_factory.mktemp("syn"))
+
+
+def _pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_same_seed_same_pictures_other_seed_differs(tmp_path):
+    a = synthetic.make_rows(SyntheticSpec(n=6, seed=4), tmp_path / "a")
+    b = synthetic.make_rows(SyntheticSpec(n=6, seed=4), tmp_path / "b")
+    c = synthetic.make_rows(SyntheticSpec(n=6, seed=5), tmp_path / "c")
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "image"} for r in rs]  # noqa: E731
+    assert strip(a) == strip(b) and strip(a) != strip(c)
+    for ra, rb in zip(a, b):
+        assert np.array_equal(_pixels(ra["image"]), _pixels(rb["image"]))
+    written = [json.loads(line) for line in (tmp_path / "a" / "rows.jsonl").read_text().splitlines()]
+    assert written == a
+
+
+def test_rows_are_valid_and_canvases_not_square(rows):
+    assert {r["task"] for r in rows} == {"rec", "counting"}
+    assert len({r["id"] for r in rows}) == len(rows)
+    for r in rows:
+        assert schema_problems(r, "row", "synthetic") == []
+        w, h = r["image_size"]
+        assert w != h and Image.open(r["image"]).size == (w, h)
+
+
+def test_rec_box_is_exactly_the_target_pixels(rows):
+    for r in (r for r in rows if r["task"] == "rec"):
+        colour = np.array(COLOURS[r["target"].split()[0]])
+        px = _pixels(r["image"])
+        x1, y1, x2, y2 = r["solution"]
+        inside = (px[y1:y2, x1:x2] == colour).all(-1)
+        ys, xs = np.nonzero(inside)
+        # the target touches all four edges of its box, and the box holds nothing else
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (0, 0, x2 - x1, y2 - y1), r["id"]
+        background = (px[y1:y2, x1:x2] == np.array([245, 245, 240])).all(-1)
+        assert (inside | background).all(), r["id"]
+
+
+def test_rec_target_is_unique_in_its_scene():
+    spec = SyntheticSpec()
+    rng = random.Random(3)
+    for _ in range(50):
+        scene, target, box = synthetic.rec_scene(rng, spec)
+        kinds = [f"{c} {s}" for c, s, _ in scene.shapes]
+        assert kinds.count(target) == 1 and scene.shapes[0][2] == box
+
+
+def test_counting_solution_counts_the_drawn_shapes():
+    from scipy import ndimage
+
+    spec = SyntheticSpec()
+    rng = random.Random(8)
+    for _ in range(30):
+        scene, kind, count = synthetic.counting_scene(rng, spec)
+        assert count == sum(s == kind for _, s, _ in scene.shapes) >= 1
+        px = np.asarray(synthetic.draw(scene))
+        ink = ~(px == np.array([245, 245, 240])).all(-1)
+        _, blobs = ndimage.label(ink)
+        assert blobs == len(scene.shapes)  # shapes never touch, so each is one blob
+
+
+def test_reference_answers_in_each_frame(rows):
+    rec = next(r for r in rows if r["task"] == "rec")
+    w, h = rec["image_size"]
+    row = {**rec, "input_size": [w * 2 // 3, h * 3 // 2]}
+    iw, ih = row["input_size"]
+    for frame, (sx, sy) in {"image": (1, 1), "input": (iw / w, ih / h), "norm1000": (1000 / w, 1000 / h)}.items():
+        text = synthetic.reference_answer(row, frame)
+        assert re.fullmatch(r"<think>[^<]+</think><answer>\{.*\}</answer>", text)
+        box = json.loads(re.search(r"<answer>(.*)</answer>", text).group(1))["bbox_2d"]
+        expect = [rec["solution"][0] * sx, rec["solution"][1] * sy, rec["solution"][2] * sx, rec["solution"][3] * sy]
+        assert all(abs(a - b) <= 0.5 for a, b in zip(box, expect)), (frame, box, expect)
+    count = next(r for r in rows if r["task"] == "counting")
+    assert synthetic.reference_answer(count).endswith(f"<answer>{count['solution']}</answer>")
+
+
+def test_format_reward_accepts_every_reference_answer(rows):
+    from vlmr1.plugins.json.rewards import FORMAT_DEFAULTS, format_score_batch
+    from vlmr1.types import Sample
+
+    samples = [Sample(r["answer"], solution=r["solution"], task=r["task"], image_size=tuple(r["image_size"]))
+               for r in rows]
+    verdicts = format_score_batch(samples, [None] * len(samples), FORMAT_DEFAULTS)
+    assert [v.score for v in verdicts] == [1.0] * len(rows), [v.reason for v in verdicts if v.score != 1.0]
+    broken = format_score_batch([Sample("the box is [1, 2, 3, 4]", task="rec")], [None], FORMAT_DEFAULTS)
+    assert broken[0].score == 0.0
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"tasks": ["ocr"]}, "tasks"),
+    ({"colour": "red"}, "unknown key"),
+    ({"answer_frame": "pixels"}, "answer_frame"),
+    ({"min_side": 100, "max_side": 90}, "min_side"),
+])
+def test_bad_spec_is_a_clear_error(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        SyntheticSpec.from_mapping(bad)
