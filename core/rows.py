@@ -1,0 +1,111 @@
+"""A dataset row (a JSONL line, or one completion's columns under TRL) as a Sample.
+
+The same function builds Samples for `vlmr1 score`, for the TRL bridge and for
+``vlmr1.testing``, so a reward sees the same thing offline and in training.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .types import Sample
+
+__all__ = ["RowError", "sample_from_row", "completion_text"]
+
+# Row keys that become Sample fields; everything else goes into Sample.columns.
+_FIELDS = ("completion", "solution", "prompt", "task", "id", "group", "image", "image_size", "input_size")
+
+
+class RowError(ValueError):
+    """A row that cannot be scored (no completion, a malformed size...)."""
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # multimodal parts: [{"type": "text", "text": ...}, {"type": "image"}]
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping) and part.get("type", "text") == "text":
+                parts.append(str(part.get("text", "")))
+        return "".join(parts)
+    raise RowError(f"message content must be a string or a list of parts, got {type(content).__name__}")
+
+
+def completion_text(completion: Any) -> str:
+    """The completion as text: a string as is; TRL messages -> the last assistant message's content."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping) and "content" in completion:
+        return _content_text(completion["content"])
+    if isinstance(completion, (list, tuple)):
+        if not completion:
+            return ""
+        if not all(isinstance(m, Mapping) for m in completion):
+            raise RowError("a completion list must hold chat messages ({'role': ..., 'content': ...})")
+        assistant = [m for m in completion if m.get("role") == "assistant"]
+        message = assistant[-1] if assistant else completion[-1]
+        return _content_text(message.get("content"))
+    if completion is None:
+        raise RowError("the row has no `completion`")
+    raise RowError(f"`completion` must be a string or a list of chat messages, got {type(completion).__name__}")
+
+
+def _size(value: Any, key: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        w, h = value
+        size = (int(w), int(h))
+    except (TypeError, ValueError):
+        raise RowError(f"`{key}` must be [width, height], got {value!r}") from None
+    if size[0] <= 0 or size[1] <= 0 or size != (w, h):
+        raise RowError(f"`{key}` must be two positive integers [width, height], got {value!r}")
+    return size
+
+
+def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str | None = None) -> Sample:
+    """Build the Sample a reward sees from one row.
+
+    ``completion`` is a string or TRL-style messages (the last assistant message is
+    taken). ``image_size`` / ``input_size`` become ``(width, height)`` tuples. An image
+    given as an object (a PIL image, as TRL datasets carry) is not shipped to
+    workers: its ``.size`` fills ``image_size`` when the row has none. ``task``
+    falls back to ``default_task`` (the config's ``task``). Every other column is
+    kept in ``Sample.columns``. Raises :class:`RowError` for a row that cannot be scored.
+    """
+    if not isinstance(row, Mapping):
+        raise RowError(f"a row must be a JSON object, got {type(row).__name__}")
+    completion = completion_text(row.get("completion"))
+    columns = {k: v for k, v in row.items() if k not in _FIELDS}
+    image = row.get("image")
+    image_size = _size(row.get("image_size"), "image_size")
+    if isinstance(image, (list, tuple)):
+        if all(isinstance(i, str) for i in image):
+            columns["images"] = list(image)
+        image = image[0] if image else None
+    if image is not None and not isinstance(image, str):
+        size = getattr(image, "size", None)
+        if image_size is None and isinstance(size, tuple) and len(size) == 2:
+            image_size = _size(size, "image.size")
+        image = getattr(image, "filename", None) or None
+    task = row.get("task") or default_task
+    rid = row.get("id")
+    group = row.get("group")
+    return Sample(
+        completion=completion,
+        solution=row.get("solution"),
+        prompt=row.get("prompt"),
+        task=str(task) if task is not None else None,
+        id=str(rid) if rid is not None else None,
+        group=str(group) if group is not None else None,
+        index=index,
+        image=image,
+        image_size=image_size,
+        input_size=_size(row.get("input_size"), "input_size"),
+        columns=columns,
+    )

@@ -1,0 +1,118 @@
+"""In-process plugins that misbehave on purpose, for the engine's fault-injection tests.
+
+A completion decides what happens to its own item: "raise", "hang", "abort", "segv",
+"oom", "nan", "wrongtype"; anything else scores len(completion) % 3 / 2. Every
+callable is module-level so it pickles by reference into worker processes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from typing import Any
+
+from vlmr1 import Reward, Sample, Verdict, Verifier, hookimpl
+from vlmr1.registry import Registry, load_registry
+
+PREPARED: list[Any] = []  # main-process log of inline prepare calls
+
+
+def behave(text: str) -> None:
+    if text == "raise":
+        raise ValueError("boom from the plugin")
+    if text == "hang":
+        while True:
+            time.sleep(60)
+    if text == "spin":
+        while True:
+            pass
+    if text == "abort":
+        os.abort()
+    if text == "segv":
+        ctypes.string_at(0)
+    if text == "oom":
+        hoard = []
+        while True:
+            hoard.append(bytearray(64 * 1024 * 1024))
+            hoard[-1][::4096] = b"x" * len(hoard[-1][::4096])
+
+
+def faulty_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    behave(sample.completion)
+    if sample.completion == "nan":
+        return Verdict(float("nan"))
+    if sample.completion == "wrongtype":
+        return 1.0  # type: ignore[return-value]
+    if sample.completion == "sleep":
+        time.sleep(float(params.get("sleep", 0.2)))
+    return Verdict(len(sample.completion) % 3 / 2, "ok", answer=sample.completion, details={"gold": gold, "pid": os.getpid()})
+
+
+def faulty_prepare(solution: Any, params: Any) -> Any:
+    if solution == "bad-gold":
+        raise ValueError("cannot parse gold")
+    if solution == "hang-gold":
+        while True:
+            time.sleep(60)
+    return {"parsed": solution, "pid": os.getpid()}
+
+
+def pid_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    return Verdict(1.0, "ok", details={"pid": os.getpid(), "gold": gold})
+
+
+def exact_extract(text: str, params: Any) -> Any:
+    return text.strip() or None
+
+
+def exact_compare(answer: Any, gold: Any, sample: Sample, params: Any) -> Verdict:
+    return Verdict(1.0 if answer == gold else 0.0, "match" if answer == gold else "mismatch", answer)
+
+
+def cheap_prepare(solution: Any, params: Any) -> Any:
+    PREPARED.append(solution)
+    return str(solution).strip()
+
+
+def cheap_batch(samples: list[Sample], golds: list[Any], params: Any) -> list[Verdict]:
+    if any(s.completion == "batch-raise" for s in samples):
+        raise RuntimeError("vectorised failure")
+    if any(s.completion == "batch-short" for s in samples):
+        return [Verdict(1.0)] * (len(samples) - 1)
+    return [Verdict(1.0 if "<answer>" in s.completion else 0.0, "format") for s in samples]
+
+
+def cheap_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    behave("raise" if sample.completion == "raise" else "")
+    return Verdict(float(params.get("value", 0.5)), "cheap")
+
+
+async def slow_async(samples: list[Sample], params: Any) -> list[Verdict]:
+    import asyncio
+
+    await asyncio.sleep(float(params.get("delay", 0.0)))
+    return [Verdict(0.25, "judged") for _ in samples]
+
+
+class FaultPlugin:
+    @hookimpl
+    def register_verifiers(self, register):
+        register(Verifier("exact", extract=exact_extract, compare=exact_compare, prepare=cheap_prepare))
+
+    @hookimpl
+    def register_rewards(self, register):
+        register(Reward("faulty", score=faulty_score, prepare=faulty_prepare))
+        register(Reward("pids", score=pid_score))
+        register(Reward("exact_acc", verifier="exact"))
+        register(Reward("fmt", score_batch=cheap_batch, cheap=True))
+        register(Reward("cheap", score=cheap_score, cheap=True, defaults={"value": 0.5}, prepare=cheap_prepare))
+        register(Reward("judge_like", ascore_batch=slow_async))
+        register(Reward("math_only", score=pid_score, tasks=frozenset({"math"})))
+
+
+def fault_registry() -> Registry:
+    """A registry with the first-party plugins and these faulty ones (distribution vlmr1-reward-faulty)."""
+    reg = load_registry(allow=set())
+    reg.add_plugin(FaultPlugin(), "faulty", "vlmr1-reward-faulty", "0.0.1")
+    return reg
