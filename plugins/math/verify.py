@@ -1,0 +1,254 @@
+"""Math accuracy: the answer compared with the gold by value, with math-verify for LaTeX.
+
+Three decisions shape this module:
+
+- **Plain numbers never touch sympy.** A counting answer ``3`` against gold ``3``, or
+  ``0.5`` against ``\\frac{1}{2}``, is compared as exact fractions (optionally with a
+  relative/absolute tolerance) in microseconds. math-verify's LaTeX parser is only used
+  when either side is not a plain number.
+- **The gold is parsed once.** ``prepare_gold`` runs once per distinct solution (the
+  engine calls the reward's ``prepare``) and returns a :class:`MathGold`, which pickles
+  (math-verify's results are sympy objects and strings, both picklable) so it can be
+  shipped to worker processes. A plain-number gold keeps only its value; if an answer
+  ever needs the LaTeX path against it, its parse is cached per worker process.
+- **math-verify's own timeouts are off** (``parsing_timeout=None``,
+  ``timeout_seconds=None``). They use ``signal.alarm``, which only works in a process's
+  main thread and rounds fractional seconds to "no alarm"; a stuck parse is instead
+  bounded beforehand by :mod:`.guard` and, failing that, killed by the engine's
+  per-item process timeout (the ``math`` reward runs isolated).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Mapping
+
+from vlmr1.types import Sample, Verdict
+
+from .extract import clean_answer, extract_math_answer
+from .guard import Bounds, check_bounds
+
+__all__ = ["MATH_DEFAULTS", "GoldForm", "MathGold", "plain_number", "prepare_gold", "compare_answer", "math_score", "math_extract", "math_compare"]
+
+MATH_DEFAULTS: dict[str, Any] = {
+    "rel_tol": 0.0,
+    "abs_tol": 0.0,
+    "max_chars": 1000,
+    "max_depth": 24,
+    "float_rounding": 6,
+}
+
+_INT = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)"
+_PLAIN = re.compile(rf"(?P<num>{_INT}(?:\.\d*)?|[+-]?\.\d+)(?:\s*/\s*(?P<den>\d+))?")
+_FRAC = re.compile(r"(?P<sign>[+-]?)\s*\\[dt]?frac\s*\{\s*(?P<num>-?\d+)\s*\}\s*\{\s*(?P<den>\d+)\s*\}")
+
+
+def plain_number(text: Any) -> Fraction | None:
+    """The exact value of a plain number, or None: ``3``, ``-2.50``, ``1,000``, ``.5``,
+    ``3/4``, ``\\frac{3}{4}``, ``$-\\dfrac{1}{2}$``, ``3.`` Anything else (units, variables,
+    LaTeX beyond a simple fraction) is not plain and goes to math-verify."""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return Fraction(text)
+    if isinstance(text, float):
+        return Fraction(repr(text)) if text == text and abs(text) != float("inf") else None
+    if not isinstance(text, str):
+        return None
+    s = text.strip()
+    if len(s) > 64:
+        return None
+    s = clean_answer(s) if ("$" in s or "\\" in s or s.endswith(".")) else s
+    m = _PLAIN.fullmatch(s)
+    try:
+        if m:
+            value = Fraction(m.group("num").replace(",", "").rstrip(".") or "0")
+            if m.group("den") is not None:
+                den = int(m.group("den"))
+                return value / den if den and value.denominator == 1 else None
+            return value
+        m = _FRAC.fullmatch(s)
+        if m and int(m.group("den")):
+            value = Fraction(int(m.group("num")), int(m.group("den")))
+            return -value if m.group("sign") == "-" else value
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def _close(a: Fraction, b: Fraction, rel_tol: float, abs_tol: float) -> bool:
+    if a == b:
+        return True
+    if rel_tol <= 0 and abs_tol <= 0:
+        return False
+    return abs(float(a) - float(b)) <= max(abs_tol, rel_tol * abs(float(b)))
+
+
+# -- math-verify, imported lazily (it pulls in sympy and the ANTLR parser) -------------
+def _mv() -> Any:
+    import math_verify
+
+    # With timeouts off, math-verify logs a one-time warning that we handle timeouts
+    # ourselves; we do (guard + process timeout), so keep worker logs quiet.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    return math_verify
+
+
+def _has_expr(parsed: list) -> bool:
+    return any(not isinstance(x, str) for x in parsed)
+
+
+def _parse(text: str, prose: bool = False) -> list:
+    """math-verify's parse of an answer already cut out of its completion.
+
+    Read as inline LaTeX first (``$...$``): unwrapped, math-verify looks for an
+    expression inside prose and takes ``1`` out of ``1+x^2``. Plain parsing is the
+    fallback for text that is not LaTeX at all, and comes first for ``prose`` (a last
+    line such as "The area is 12 square units.").
+    """
+    mv = _mv()
+    if prose:
+        plain = mv.parse(text, parsing_timeout=None)
+        if _has_expr(plain):
+            return plain
+    if "$" not in text and "\\boxed" not in text and "\\(" not in text and "\\[" not in text:
+        wrapped = mv.parse(f"${text}$", parsing_timeout=None)
+        if _has_expr(wrapped):
+            return wrapped
+    return mv.parse(text, parsing_timeout=None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> tuple:
+    return tuple(_parse(text))
+
+
+@dataclass(frozen=True)
+class GoldForm:
+    """One acceptable form of the gold: its text, exact value if plain, math-verify parse."""
+
+    text: str
+    number: Fraction | None = None
+    parsed: tuple | None = None
+    reason: str = "ok"
+
+
+@dataclass(frozen=True)
+class MathGold:
+    """A prepared solution: any of ``forms`` counts as correct."""
+
+    forms: tuple[GoldForm, ...]
+
+    @property
+    def usable(self) -> tuple[GoldForm, ...]:
+        return tuple(f for f in self.forms if f.reason == "ok")
+
+
+def _bounds(params: Mapping[str, Any]) -> Bounds:
+    return Bounds(max_chars=int(params.get("max_chars", 1000)), max_depth=int(params.get("max_depth", 24)))
+
+
+def _gold_form(item: Any, params: Mapping[str, Any]) -> GoldForm:
+    number = plain_number(item)
+    text = item if isinstance(item, str) else str(item)
+    if isinstance(item, str):
+        from vlmr1.plugins.json.tags import answer_text
+
+        inner = answer_text(item)
+        text = clean_answer(inner if inner is not None else item)
+        number = plain_number(text)
+    if number is not None:
+        return GoldForm(text, number)  # LaTeX parse deferred: most answers will be plain too
+    why = check_bounds(text, _bounds(params))
+    if why:
+        return GoldForm(text, reason=f"gold_{why}")
+    parsed = tuple(_parse(text))
+    if not parsed:
+        return GoldForm(text, reason="gold_unparseable")
+    return GoldForm(text, None, parsed)
+
+
+def prepare_gold(solution: Any, params: Mapping[str, Any]) -> MathGold:
+    """Parse a solution once: a number, a LaTeX string, ``$\\frac{1}{2}$``,
+    ``<answer>3</answer>``, or a list of acceptable forms."""
+    items = list(solution) if isinstance(solution, (list, tuple)) else [solution]
+    return MathGold(tuple(_gold_form(x, params) for x in items if x is not None and x != ""))
+
+
+def _numeric(parsed: tuple) -> float | None:
+    for x in parsed:
+        if isinstance(x, str):
+            continue
+        try:
+            if getattr(x, "is_number", False):
+                return complex(x.evalf()).real if complex(x.evalf()).imag == 0 else None
+        except Exception:
+            return None
+    return None
+
+
+def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose: bool = False) -> Verdict:
+    """Score ``answer`` (already extracted) against a prepared gold; ``prose``: the answer
+    is a last line of text rather than a tagged or boxed answer."""
+    forms = gold.usable
+    if not forms:
+        reasons = {f.reason for f in gold.forms}
+        return Verdict.skip(sorted(reasons)[0] if reasons else "no_solution")
+    rel_tol, abs_tol = float(params.get("rel_tol", 0.0)), float(params.get("abs_tol", 0.0))
+    value = plain_number(answer)
+    if value is not None:
+        for f in forms:
+            if f.number is not None and _close(value, f.number, rel_tol, abs_tol):
+                return Verdict(1.0, "ok", answer, {"path": "number"})
+        if all(f.number is not None for f in forms):
+            return Verdict(0.0, "wrong", answer, {"path": "number"})
+    why = check_bounds(answer, _bounds(params))
+    if why:
+        return Verdict(0.0, why, answer)
+    mv = _mv()
+    predicted = tuple(_parse(answer, prose))
+    if not predicted:
+        return Verdict(0.0, "unparseable", answer)
+    rounding = int(params.get("float_rounding", 6))
+    for f in forms:
+        gold_parsed = f.parsed if f.parsed is not None else _parse_cached(f.text)
+        if mv.verify(list(gold_parsed), list(predicted), float_rounding=rounding, timeout_seconds=None):
+            return Verdict(1.0, "ok", answer, {"path": "math_verify"})
+        if rel_tol > 0 or abs_tol > 0:
+            a, b = _numeric(predicted), _numeric(gold_parsed)
+            if a is not None and b is not None and abs(a - b) <= max(abs_tol, rel_tol * abs(b)):
+                return Verdict(1.0, "ok", answer, {"path": "tolerance"})
+    return Verdict(0.0, "wrong", answer, {"path": "math_verify"})
+
+
+def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
+    """The ``math`` reward: extract, bound, compare. ``gold`` is ``prepare_gold``'s result
+    (a raw solution is prepared here when a caller skipped ``prepare``)."""
+    if not isinstance(gold, MathGold):
+        if gold is None:
+            gold = sample.solution
+        if gold is None or gold == "":
+            return Verdict.skip("no_solution")
+        gold = prepare_gold(gold, params)
+    answer, where = extract_math_answer(sample.completion)
+    if answer is None:
+        return Verdict.fail(where)
+    verdict = compare_answer(answer, gold, params, prose=where == "last_line")
+    if verdict.score is not None:
+        verdict = Verdict(verdict.score, verdict.reason, verdict.answer, {**verdict.details, "source": where})
+    return verdict
+
+
+# -- the same logic as a Verifier's three steps ----------------------------------------
+def math_extract(completion: str, params: Mapping[str, Any]) -> str | None:
+    return extract_math_answer(completion)[0]
+
+
+def math_compare(answer: Any, gold: Any, sample: Sample, params: Mapping[str, Any]) -> Verdict:
+    if not isinstance(gold, MathGold):
+        gold = prepare_gold(gold, params)
+    return compare_answer(str(answer), gold, params)
