@@ -227,7 +227,6 @@ def _finish(rows: list[tuple[Where, dict[str, Any]]], problems: Problems, what: 
     seen: set[str] = set()
     out = []
     for where, row in rows:
-        check_row(row, where, problems)
         rid = str(row["id"]) if row.get("id") is not None else f"{Path(where.file).stem}-{where.line or where.index}"
         if rid in seen:
             rid = f"{Path(where.file).stem}-{rid}"
@@ -238,6 +237,7 @@ def _finish(rows: list[tuple[Where, dict[str, Any]]], problems: Problems, what: 
         seen.add(rid)
         row["id"] = rid
         row.setdefault("source", str(where))
+        check_row(row, where, problems)
         out.append(row)
     problems.raise_if_any(what)
     return out
