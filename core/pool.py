@@ -43,6 +43,9 @@ def _init_worker(memory_mb: int | None) -> None:
     (shared, copy-on-write) memory, and a cap below that would break every task.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import faulthandler
+
+    faulthandler.disable()  # a crash is reported as "crashed: SIGSEGV", not a stack dump per item
     if not memory_mb or sys.platform != "linux":
         return
     import resource
