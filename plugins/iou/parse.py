@@ -324,7 +324,10 @@ def _fenced(text: str) -> Iterator[str]:
 
 
 def _scan(text: str, limits: Limits) -> Iterator[Any]:
-    """Top-level JSON values embedded in prose, left to right, without overlap."""
+    """Top-level JSON values embedded in prose, left to right, without overlap.
+
+    At most ``scan_attempts`` start positions may fail to decode (each failure can read
+    far ahead); successes consume their text, so the whole scan stays linear."""
     decoder = json.JSONDecoder()
     pos, attempts, n = 0, 0, len(text)
     while pos < n and attempts < limits.scan_attempts:
@@ -333,10 +336,10 @@ def _scan(text: str, limits: Limits) -> Iterator[Any]:
         if not starts:
             return
         start = min(starts)
-        attempts += 1
         try:
             value, end = decoder.raw_decode(text, start)
         except (ValueError, RecursionError):
+            attempts += 1  # only failures are capped: a success moves past what it read
             pos = start + 1
             continue
         yield value
@@ -401,7 +404,9 @@ def parse_text(text: str, limits: Limits = Limits()) -> Parsed:
     ok, value = _decode(stripped)
     if ok and (found := judge(value, "json")) is not None:
         return found
-    for body in _fenced(stripped):
+    for k, body in enumerate(_fenced(stripped)):
+        if k >= limits.scan_attempts:
+            break
         ok, value = _decode(body.strip())
         if ok and (found := judge(value, "fenced_json")) is not None:
             return found
