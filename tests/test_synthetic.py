@@ -88,7 +88,7 @@ def test_reference_answers_in_each_frame(rows):
     w, h = rec["image_size"]
     row = {**rec, "input_size": [w * 2 // 3, h * 3 // 2]}
     iw, ih = row["input_size"]
-    for frame, (sx, sy) in {"image": (1, 1), "input": (iw / w, ih / h), "norm1000": (1000 / w, 1000 / h)}.items():
+    for frame, (sx, sy) in {"original": (1, 1), "input": (iw / w, ih / h), "norm1000": (1000 / w, 1000 / h)}.items():
         text = synthetic.reference_answer(row, frame)
         assert re.fullmatch(r"<think>[^<]+</think><answer>\{.*\}</answer>", text)
         box = json.loads(re.search(r"<answer>(.*)</answer>", text).group(1))["bbox_2d"]

@@ -542,6 +542,6 @@ def _load_synthetic(params: Any, base: Path, processor: Any) -> list[dict[str, A
     out = base / params["dir"] if params.get("dir") else Path(tempfile.gettempdir()) / "vlmr1-synthetic" / key
     rows = synthetic.make_rows(spec, out)
     rows = add_image_sizes(rows, processor)
-    frame = spec.answer_frame if processor is not None or spec.answer_frame != "input" else "image"
+    frame = spec.answer_frame if processor is not None or spec.answer_frame != "input" else "original"
     return synthetic.with_answers(rows, frame)
 

@@ -28,7 +28,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 SHAPES = ("square", "circle", "triangle")
 TASKS = ("rec", "counting")
-FRAMES = ("image", "input", "norm1000")
+FRAMES = ("original", "input", "norm1000")
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,11 @@ def counting_scene(rng: random.Random, spec: SyntheticSpec) -> tuple[Scene, str,
 def frame_box(box: Sequence[float], image_size: Sequence[int], input_size: Sequence[int] | None, frame: str) -> list[int]:
     """A box given in original pixels, in the frame a model answers in.
 
-    ``image``: original pixels. ``input``: pixels of the resized model input
+    ``original``: pixels of the image file. ``input``: pixels of the resized model input
     (Qwen2.5-VL). ``norm1000``: scaled to [0, 1000) (Qwen2-VL).
     """
     w, h = image_size
-    if frame == "image":
+    if frame == "original":
         sx, sy = 1.0, 1.0
     elif frame == "input":
         if input_size is None:
@@ -188,7 +188,7 @@ def reference_answer(row: Mapping[str, Any], frame: str = "input") -> str:
         return f"<think>I count the {row['target']}s one by one.</think><answer>{row['solution']}</answer>"
     size = row.get("input_size") if frame == "input" else row["image_size"]
     if frame == "input" and size is None:
-        frame = "image"
+        frame = "original"
     box = frame_box(row["solution"], row["image_size"], row.get("input_size"), frame)
     return (f"<think>The {row['target']} is {where_in(row['solution'], row['image_size'])}.</think>"
             f"<answer>{json.dumps({'bbox_2d': box})}</answer>")
@@ -217,7 +217,7 @@ def make_rows(spec: SyntheticSpec, out_dir: str | Path) -> list[dict[str, Any]]:
             "image_size": list(scene.size), "solution": solution, "target": target,
         })
     for row in rows:
-        row["answer"] = reference_answer(row, "image")
+        row["answer"] = reference_answer(row, "original")
     with open(out / "rows.jsonl", "w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
