@@ -57,7 +57,7 @@ def check_tags(
     if not isinstance(text, str):
         return TagCheck(False, "not_text")
     a_open, a_close = answer_tags
-    start = 0
+    start = lead = 0
     think = None
     if think_tags is not None:
         t_open, t_close = think_tags
@@ -74,20 +74,21 @@ def check_tags(
         i_close = text.find(t_close)
         if i_close < body_start:
             return TagCheck(False, "tags_out_of_order")
-        if strict and text[:i_open].strip():
-            return TagCheck(False, "text_outside_tags")
         think = text[body_start:i_close]
+        lead = i_open
         start = i_close + len(t_close)
     n_open, n_close = text.count(a_open), text.count(a_close)
     reason = _count_reason(n_open, n_close, "answer")
     if reason:
         return TagCheck(False, reason)
-    i_open, i_close = text.find(a_open), text.find(a_close)
-    if i_open < start or i_close < i_open + len(a_open):
+    j_open, j_close = text.find(a_open), text.find(a_close)
+    if j_open < start or j_close < j_open + len(a_open):
         return TagCheck(False, "tags_out_of_order")
-    if strict and (text[start:i_open].strip() or text[i_close + len(a_close):].strip()):
+    if think_tags is None:
+        lead = j_open
+    if strict and (text[:lead].strip() or text[start:j_open].strip() or text[j_close + len(a_close):].strip()):
         return TagCheck(False, "text_outside_tags")
-    return TagCheck(True, "ok", think, text[i_open + len(a_open):i_close])
+    return TagCheck(True, "ok", think, text[j_open + len(a_open):j_close])
 
 
 def answer_span(text: str, answer_tags: tuple[str, str] = ("<answer>", "</answer>")) -> tuple[int, int] | None:
