@@ -68,6 +68,11 @@ def _size(value: Any, key: str) -> tuple[int, int] | None:
     return size
 
 
+def _object_size(image: Any) -> tuple[int, int] | None:
+    size = getattr(image, "size", None)
+    return _size(size, "image.size") if isinstance(size, tuple) and len(size) == 2 else None
+
+
 def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str | None = None) -> Sample:
     """Build the Sample a reward sees from one row.
 
@@ -88,10 +93,17 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
         if all(isinstance(i, str) for i in image):
             columns["images"] = list(image)
         image = image[0] if image else None
+    images = columns.get("images")
+    if isinstance(images, (list, tuple)) and not all(isinstance(i, str) for i in images):
+        # TRL's multimodal column holds decoded images: keep their size, never ship pixels.
+        del columns["images"]
+        if images and image_size is None:
+            image_size = _object_size(images[0])
+        if image is None and images:
+            image = images[0]
     if image is not None and not isinstance(image, str):
-        size = getattr(image, "size", None)
-        if image_size is None and isinstance(size, tuple) and len(size) == 2:
-            image_size = _size(size, "image.size")
+        if image_size is None:
+            image_size = _object_size(image)
         image = getattr(image, "filename", None) or None
     task = row.get("task") or default_task
     rid = row.get("id")

@@ -1,0 +1,170 @@
+"""The configured rewards as TRL reward functions.
+
+TRL (``GRPOTrainer._calculate_rewards``) calls every reward function with
+``prompts, completions, completion_ids, trainer_state, log_extra, log_metric`` and one
+list per dataset column, already repeated per generation: item ``i`` of every list
+belongs to completion ``i``. It runs sync functions one after another, then gathers
+the async ones concurrently on its own event loop, turns None into NaN, weights
+each column and ``nansum``s them, and logs ``rewards/<__name__>/mean``.
+
+Here one function per configured column (named after the column) shares one engine
+call per batch: the first function called for a batch scores every column (isolated
+and async rewards concurrently, gates and formulas applied), the others pick their
+column from the same result. So gated and formula columns behave exactly as in
+``Engine.score``, and TRL's weighted ``nansum`` equals the engine's total. The
+functions are ``async`` when any column runs isolated or async, sync otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from .config import Config
+from .engine import BatchResult, Engine
+from .rows import sample_from_row
+from .types import Sample
+
+__all__ = ["trl_reward_functions", "samples_from_trl"]
+
+# Keyword arguments TRL passes that are not per-completion dataset columns.
+_NOT_COLUMNS = frozenset({"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"})
+_LOGGED = ("none", "errors", "timeouts", "latency_ms")
+_ENGINE_LOGGED = ("engine/items_per_s", "engine/dedup_hits", "engine/gold_prepared")
+
+
+def samples_from_trl(prompts: Sequence[Any] | None, completions: Sequence[Any], columns: Mapping[str, Any], default_task: str | None = None) -> list[Sample]:
+    """One Sample per completion; completion ``i`` gets row ``i`` of every column (TRL has
+    already repeated each prompt's columns once per generation)."""
+    n = len(completions)
+    per_item = {}
+    for key, values in columns.items():
+        if key in _NOT_COLUMNS:
+            continue
+        if isinstance(values, (list, tuple)) and len(values) == n:
+            per_item[key] = values
+        else:
+            raise ValueError(f"column {key!r} has {len(values) if hasattr(values, '__len__') else 'no'} values for {n} completions; "
+                             "TRL passes one value per completion")
+    samples = []
+    for i, completion in enumerate(completions):
+        row = {key: values[i] for key, values in per_item.items()}
+        row["completion"] = completion
+        if prompts is not None:
+            row["prompt"] = prompts[i]
+        samples.append(sample_from_row(row, index=i, default_task=default_task))
+    return samples
+
+
+@dataclass
+class _Entry:
+    completions: Any
+    snapshot: list[Any]
+    loop: Any = None
+    task: Any = None  # asyncio.Task (async mode)
+    result: BatchResult | None = None  # sync mode
+    served: set[str] = field(default_factory=set)
+
+
+class _SharedBatch:
+    """Scores a TRL batch once for all the reward functions that ask for it."""
+
+    def __init__(self, engine: Engine, names: Sequence[str]) -> None:
+        self.engine = engine
+        self.names = set(names)
+        self.entry: _Entry | None = None
+        self.lock = threading.Lock()
+
+    def _match(self, completions: Any, name: str) -> _Entry | None:
+        e = self.entry
+        if e is not None and e.completions is completions and name not in e.served and e.snapshot == list(completions):
+            return e
+        return None
+
+    def _done(self, entry: _Entry, name: str) -> None:
+        entry.served.add(name)
+        if entry.served >= self.names and self.entry is entry:
+            self.entry = None
+
+    def sync(self, name: str, prompts: Any, completions: Any, columns: Mapping[str, Any]) -> tuple[BatchResult, bool]:
+        with self.lock:
+            entry = self._match(completions, name)
+            fresh = entry is None
+            if fresh:
+                samples = samples_from_trl(prompts, completions, columns, self.engine.config.task)
+                entry = _Entry(completions, list(completions), result=self.engine.score(samples))
+                self.entry = entry
+            self._done(entry, name)
+            assert entry.result is not None
+            return entry.result, fresh
+
+    async def ascore(self, name: str, prompts: Any, completions: Any, columns: Mapping[str, Any]) -> tuple[BatchResult, bool]:
+        loop = asyncio.get_running_loop()
+        with self.lock:
+            entry = self._match(completions, name)
+            if entry is not None and entry.loop is not loop:
+                entry = None
+            fresh = entry is None
+            if fresh:
+                samples = samples_from_trl(prompts, completions, columns, self.engine.config.task)
+                entry = _Entry(completions, list(completions), loop=loop, task=loop.create_task(self.engine.ascore(samples)))
+                self.entry = entry
+            self._done(entry, name)
+        # shield: one caller being cancelled must not cancel the batch for the others
+        return await asyncio.shield(entry.task), fresh
+
+
+def _report(result: BatchResult, name: str, fresh: bool, log_metric: Callable[[str, float], None] | None,
+            log_extra: Callable[[str, list], None] | None) -> None:
+    if log_metric is not None:
+        for key in _LOGGED:
+            metric = f"rewards/{name}/{key}"
+            if metric in result.metrics:
+                log_metric(metric, float(result.metrics[metric]))
+        if fresh:
+            for metric in _ENGINE_LOGGED:
+                log_metric(metric, float(result.metrics[metric]))
+    if log_extra is not None:
+        log_extra(f"reason/{name}", list(result.reasons[name]))
+
+
+def _make(shared: _SharedBatch, name: str, is_async: bool) -> Callable[..., Any]:
+    if is_async:
+
+        async def reward_function(prompts=None, completions=None, completion_ids=None, trainer_state=None,
+                                  log_extra=None, log_metric=None, **columns):
+            result, fresh = await shared.ascore(name, prompts, completions, columns)
+            _report(result, name, fresh, log_metric, log_extra)
+            return list(result.columns[name])
+
+    else:
+
+        def reward_function(prompts=None, completions=None, completion_ids=None, trainer_state=None,
+                            log_extra=None, log_metric=None, **columns):
+            result, fresh = shared.sync(name, prompts, completions, columns)
+            _report(result, name, fresh, log_metric, log_extra)
+            return list(result.columns[name])
+
+    reward_function.__name__ = name
+    reward_function.__qualname__ = name
+    reward_function.__doc__ = f"vlmr1 reward column {name!r} (TRL reward function)."
+    reward_function.engine = shared.engine  # type: ignore[attr-defined]  # keeps an owned engine alive
+    return reward_function
+
+
+def trl_reward_functions(config: Config, registry: Any = None, engine: Engine | None = None) -> tuple[list[Callable[..., Any]], list[float]]:
+    """``(reward_funcs, reward_weights)`` for ``GRPOTrainer`` / ``GRPOConfig``.
+
+    Pass ``engine=`` to control its life (close it after training); otherwise one is
+    created and lives as long as the functions (its workers stop at exit).
+    """
+    if engine is None:
+        engine = Engine(config, registry=registry)
+    names = engine.names
+    is_async = any(engine.column_mode(n) in ("isolated", "async") for n in names)
+    shared = _SharedBatch(engine, names)
+    funcs = [_make(shared, n, is_async) for n in names]
+    weights = [engine.weights[n] for n in names]
+    return funcs, weights
