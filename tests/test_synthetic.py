@@ -119,3 +119,27 @@ def test_format_reward_accepts_every_reference_answer(rows):
 def test_bad_spec_is_a_clear_error(bad, match):
     with pytest.raises(ConfigError, match=match):
         SyntheticSpec.from_mapping(bad)
+
+
+@pytest.mark.parametrize("kind, frame, family", [("qwen2.5-vl", "input", None), ("qwen2-vl", "norm1000", "qwen2-vl")])
+def test_reference_answers_score_full_marks_through_the_engine(tmp_path, kind, frame, family):
+    """Rows from load_rows (sizes from the tiny processor) and their reference answers,
+    scored by the installed format and iou rewards in the model's own frame."""
+    from vlmr1.config import config_from_dict
+    from vlmr1.engine import Engine
+    from vlmr1.trainers import data, tiny
+
+    rows = data.load_rows({"synthetic": {"n": 16, "seed": 5, "tasks": ["rec"], "answer_frame": frame}},
+                          processor=tiny.build_processor(kind), base_dir=tmp_path)
+    assert sum(r["image_size"][0] / r["image_size"][1] != pytest.approx(r["input_size"][0] / r["input_size"][1], rel=0.01)
+               for r in rows) >= 8  # the resize changes the aspect for most rows
+    params = {"model_family": family} if family else {}
+    config = config_from_dict({"rewards": [{"name": "format"}, {"name": "iou", "params": params}],
+                               "engine": {"workers": 0}})
+    with Engine(config) as engine:
+        result = engine.score([{**r, "completion": r["answer"]} for r in rows])
+        assert result.columns["format"] == [1.0] * len(rows)
+        assert min(result.columns["iou"]) > 0.8, result.reasons["iou"]  # only rounding to whole pixels is lost
+        wrong = config_from_dict({"rewards": [{"name": "iou", "params": {"frame": "original"}}], "engine": {"workers": 0}})
+    with Engine(wrong) as engine:  # the same answers read in the wrong frame score far lower
+        assert sum(engine.score([{**r, "completion": r["answer"]} for r in rows]).columns["iou"]) < 0.6 * len(rows)
