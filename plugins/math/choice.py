@@ -169,11 +169,11 @@ def extract_letters(text: str, options: Any = None, max_chars: int = 4000) -> st
     alone = set()
     for j, tok in enumerate(toks):
         if len(tok) == 1 and tok.isupper() and tok != "I":
-            prev = toks[j - 1] if j else None
             nxt = toks[j + 1] if j + 1 < len(toks) else None
-            if (prev in ("(", "[") and nxt in (")", "]")) or nxt is None or nxt in _PUNCT_AFTER:
-                if _ok(tok, allowed):
-                    alone.add(tok)
+            if tok == "A" and nxt is not None and nxt[:1].islower():
+                continue  # "A cat"
+            if _ok(tok, allowed):
+                alone.add(tok)
     return alone.pop() if len(alone) == 1 else None
 
 

@@ -1,0 +1,181 @@
+"""The `math` reward: extraction, input bounds, the plain-number fast path, math-verify
+comparison with the gold parsed once, tolerances; a table of real outputs; properties."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vlmr1.plugins.math.extract import extract_math_answer, last_boxed, matching_brace
+from vlmr1.plugins.math.guard import Bounds, check_bounds
+from vlmr1.plugins.math.verify import MATH_DEFAULTS, MathGold, compare_answer, math_score, plain_number, prepare_gold
+from vlmr1.types import Sample
+
+
+def score(completion, solution, **params):
+    p = {**MATH_DEFAULTS, **params}
+    return math_score(Sample(completion, solution=solution), prepare_gold(solution, p), p)
+
+
+# (completion, solution, expected score, expected reason) -- Qwen2.5-VL-style outputs
+REAL = [
+    ("<think>There are 3 apples on the plate.</think>\n<answer>3</answer>", 3, 1.0, "ok"),
+    ("<think>I count four.</think><answer>4</answer>", "3", 0.0, "wrong"),
+    ("<think>The triangle has legs 3 and 4.</think><answer>5</answer>", "<answer> 5 </answer>", 1.0, "ok"),
+    ("<think>Half of it.</think><answer>0.5</answer>", "$\\frac{1}{2}$", 1.0, "ok"),
+    ("<think>Half of it.</think><answer>\\frac{1}{2}</answer>", 0.5, 1.0, "ok"),
+    ("<think>...</think><answer>\\boxed{\\frac{\\sqrt{3}}{2}}</answer>", "\\frac{\\sqrt3}{2}", 1.0, "ok"),
+    ("Area = 1/2 * 6 * 4 = 12.\nSo the area is \\boxed{12}.", "12", 1.0, "ok"),
+    ("We get \\boxed{10} at first, but correcting: \\boxed{12}", "12", 1.0, "ok"),
+    ("<think>x</think><answer>$x^2+1$</answer>", "1+x^2", 1.0, "ok"),
+    ("<think>x</think><answer>2\\sqrt{2}</answer>", "\\sqrt{8}", 1.0, "ok"),
+    ("<think>x</think><answer>x = 5</answer>", "5", 1.0, "ok"),
+    ("<think>x</think><answer>\\{1, 2\\}</answer>", "\\{2,1\\}", 1.0, "ok"),
+    ("<think>x</think><answer>(1, 2)</answer>", "(1,2)", 1.0, "ok"),
+    ("<think>x</think><answer>12 apples</answer>", 12, 1.0, "ok"),
+    ("<think>x</think><answer>1,000</answer>", 1000, 1.0, "ok"),
+    ("<think>x</think><answer>50\\%</answer>", "50\\%", 1.0, "ok"),
+    ("<think>x</think><answer>3.14</answer>", "\\pi", 0.0, "wrong"),
+    ("The answer is $\\sqrt{2}$", "\\sqrt{2}", 1.0, "ok"),
+    ("Counting them, there are 7 birds in total.", "7", 1.0, "ok"),
+    ("<think>x</think><answer></answer>", "3", 0.0, "empty_answer"),
+    ("", "3", 0.0, "no_answer"),
+    ("<think>x</think><answer>9^9^9^9</answer>", "3", 0.0, "too_complex"),
+    ("<think>x</think><answer>9^{9^{9^{9}}}</answer>", "3", 0.0, "too_complex"),
+    ("<think>x</think><answer>(10^{6})!</answer>", "3", 0.0, "too_complex"),
+    ("<think>x</think><answer>" + "{" * 200 + "1" + "}" * 200 + "</answer>", "1", 0.0, "too_deep"),
+    ("<think>x</think><answer>" + "1+" * 2000 + "1</answer>", "2001", 0.0, "answer_too_long"),
+    ("<think>x</think><answer>3</answer>", ["3", "three"], 1.0, "ok"),
+    ("<think>x</think><answer>\\frac{6}{2}</answer>", "3", 1.0, "ok"),
+    ("<think>x</think><answer>3</answer>", None, None, "no_solution"),
+    ("<think>x</think><answer>3</answer>", "9^9^9^9", None, "gold_too_complex"),
+]
+
+
+@pytest.mark.parametrize("completion, solution, expected, reason", REAL)
+def test_real_world_outputs(completion, solution, expected, reason):
+    v = score(completion, solution)
+    assert v.score == expected and v.reason == reason, v
+
+
+def test_plain_numbers_never_reach_math_verify(monkeypatch):
+    from vlmr1.plugins.math import verify
+
+    def boom(*a, **k):
+        raise AssertionError("math-verify called on a plain number")
+
+    monkeypatch.setattr(verify, "_mv", boom)
+    monkeypatch.setattr(verify, "_parse", boom)
+    assert score("<answer>3</answer>", 3).score == 1.0
+    assert score("<answer>4</answer>", "3").reason == "wrong"
+    assert score("<answer>0.75</answer>", "\\frac{3}{4}").score == 1.0
+    assert score("<answer>-\\dfrac{1}{2}</answer>", "-0.5").score == 1.0
+    assert score("\\boxed{1,234}", "1234").score == 1.0
+
+
+def test_tolerances():
+    assert score("<answer>101</answer>", 100).reason == "wrong"
+    assert score("<answer>101</answer>", 100, rel_tol=0.02).score == 1.0
+    assert score("<answer>100.4</answer>", 100, abs_tol=0.5).score == 1.0
+    assert score("<answer>100.6</answer>", 100, abs_tol=0.5).score == 0.0
+    assert score("<answer>3.1416</answer>", "\\pi", rel_tol=1e-4).details["path"] == "tolerance"
+    assert score("<answer>3.2</answer>", "\\pi", rel_tol=1e-4).score == 0.0
+
+
+def test_gold_is_parsed_once_and_pickles():
+    gold = prepare_gold("$\\frac{\\sqrt{3}}{2}$", MATH_DEFAULTS)
+    assert isinstance(gold, MathGold) and gold.forms[0].parsed
+    again = pickle.loads(pickle.dumps(gold))
+    assert [str(x) for x in again.forms[0].parsed] == [str(x) for x in gold.forms[0].parsed]
+    assert compare_answer("\\frac{\\sqrt{3}}{2}", again, MATH_DEFAULTS).score == 1.0
+    plain = prepare_gold(["3", 3.0, "<answer>3</answer>"], MATH_DEFAULTS)
+    assert [f.number for f in plain.forms] == [Fraction(3)] * 3 and all(f.parsed is None for f in plain.forms)
+    # a raw solution passed instead of a prepared one is prepared on the spot
+    assert math_score(Sample("<answer>3</answer>", solution="3"), None, MATH_DEFAULTS).score == 1.0
+
+
+def test_works_off_the_main_thread():
+    """math-verify's SIGALRM timeouts would raise (or silently score 0) here; ours are off."""
+    out = {}
+
+    def run():
+        out["v"] = score("<answer>\\frac{1}{2}+\\frac{1}{3}</answer>", "\\frac{5}{6}")
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(60)
+    assert out["v"].score == 1.0, out
+
+
+def test_bounded_answers_are_refused_quickly():
+    """The guard answers before sympy would start on these (a hang guard, not a benchmark)."""
+    start = time.perf_counter()
+    for bad in ["9^9^9^9^9", "2^{2^{2^{2^{2}}}}", "(99999)!", "1000001!", "10^{1000000}", "((((" * 10 + "1" + "))))" * 10]:
+        assert check_bounds(bad) in ("too_complex", "too_deep"), bad
+    assert time.perf_counter() - start < 1
+
+
+@pytest.mark.parametrize("text", ["x^2", "2^{10}", "e^{i\\pi}", "\\frac{1}{2}", "5!", "(n+1)!", "x != 3", "10^{100}", "\\sqrt[3]{2}"])
+def test_ordinary_answers_pass_the_guard(text):
+    assert check_bounds(text) is None
+
+
+def test_last_boxed_balances_braces_and_skips_truncated_boxes():
+    assert last_boxed("\\boxed{\\frac{1}{2}}") == "\\frac{1}{2}"
+    assert last_boxed("a \\boxed{1} b \\boxed{\\{2\\}}") == "\\{2\\}"
+    assert last_boxed("\\boxed{3} then \\boxed{\\frac{1}{") == "3"
+    assert last_boxed("\\boxed 5$") == "5"
+    assert last_boxed("\\fbox{7}") == "7"
+    assert last_boxed("no box") is None
+    assert matching_brace("{a{b}c}", 0) == 6 and matching_brace("{a", 0) == -1
+
+
+def test_extraction_prefers_answer_tag_then_box_then_last_line():
+    assert extract_math_answer("\\boxed{1}<answer>2</answer>") == ("2", "answer_tag")
+    assert extract_math_answer("<answer>so \\boxed{2}</answer>") == ("2", "answer_tag")
+    assert extract_math_answer("it is \\boxed{3}\nThe end") == ("3", "boxed")
+    assert extract_math_answer("work\nThe final answer is $4$.\n\n") == ("4", "last_line")
+    assert extract_math_answer("   \n  ") == (None, "no_answer")
+
+
+# -- properties ------------------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.fractions(max_denominator=1000).filter(lambda f: abs(f) < 10**9))
+def test_plain_number_round_trips(value):
+    assert plain_number(f"{value.numerator}/{value.denominator}") == value
+    assert plain_number(f"\\frac{{{value.numerator}}}{{{value.denominator}}}") == value
+    assert score(f"<answer>{value.numerator}/{value.denominator}</answer>", str(value)).score == 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-10**15, 10**15), st.integers(-10**15, 10**15))
+def test_integers_score_by_equality(a, b):
+    v = score(f"<think>counting</think><answer>{a}</answer>", b)
+    assert v.score == (1.0 if a == b else 0.0) and v.details["path"] == "number"
+
+
+_latexish = st.text(alphabet="{}\\^!()[]0123456789+-*/x $abcfr", max_size=120)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_latexish)
+def test_extraction_and_guard_never_raise(text):
+    answer, where = extract_math_answer(text)
+    assert answer is None or isinstance(answer, str)
+    reason = check_bounds(text, Bounds(max_chars=100))
+    assert reason in (None, "answer_too_long", "too_deep", "too_complex")
+    if answer is not None:
+        assert len(answer) <= len(text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="{}\\^()0123456789+-x $frac", max_size=40))
+def test_math_score_never_raises(text):
+    v = score(f"<answer>{text}</answer>", "\\frac{1}{2}")
+    assert v.score in (0.0, 1.0) and v.reason

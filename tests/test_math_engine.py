@@ -1,0 +1,84 @@
+"""math, mcq, yes_no, format and json scored through the real engine: math runs isolated
+in worker processes (so its reward, prepared gold and verdicts cross the process
+boundary), the cheap ones inline; gates and dedupe work with them."""
+
+from __future__ import annotations
+
+import pytest
+
+from vlmr1.config import Config, EngineConfig, RewardSpec
+from vlmr1.engine import Engine
+from vlmr1.rows import sample_from_row
+
+ROWS = [
+    {"completion": "<think>Half.</think><answer>\\frac{1}{2}</answer>", "solution": "$0.5$", "task": "math"},
+    {"completion": "<think>Half.</think><answer>0.5</answer>", "solution": "$0.5$", "task": "math"},
+    {"completion": "<think>Root.</think><answer>2\\sqrt{2}</answer>", "solution": "\\sqrt{8}", "task": "math"},
+    {"completion": "I get \\boxed{x^2+1}", "solution": "1+x^2", "task": "math"},
+    {"completion": "<think>Hmm.</think><answer>9^9^9^9</answer>", "solution": "3", "task": "math"},
+    {"completion": "<think>Three.</think><answer>3</answer>", "solution": 3, "task": "counting"},
+    {"completion": "<think>Four.</think><answer>4</answer>", "solution": 3, "task": "counting"},
+    {"completion": "no tags, no answer", "solution": "\\frac{1}{3}", "task": "math"},
+]
+
+
+@pytest.fixture(scope="module")
+def engine_result():
+    specs = (
+        RewardSpec("format", weight=0.5),
+        RewardSpec("math", params={"rel_tol": 0.0}),
+    )
+    cfg = Config(specs, EngineConfig(workers=2, timeout=60.0))
+    with Engine(cfg) as eng:
+        assert eng.column_mode("math") == "isolated" and eng.column_mode("format") == "batch"
+        first = eng.score([sample_from_row(r) for r in ROWS])
+        again = eng.score([sample_from_row(r) for r in ROWS[:2]])
+    return first, again
+
+
+def test_math_scores_in_worker_processes(engine_result):
+    result, _ = engine_result
+    assert result.columns["math"] == [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+    assert result.reasons["math"][4] == "too_complex"
+    assert result.reasons["math"][6] == "wrong"
+    assert result.verdicts["math"][1].details["path"] == "number"
+    assert result.verdicts["math"][2].details["path"] == "math_verify"
+
+
+def test_gold_is_prepared_once_per_distinct_solution(engine_result):
+    result, again = engine_result
+    assert result.metrics["engine/gold_prepared"] == 6  # "$0.5$" twice, 3 twice: 6 distinct
+    assert again.metrics["engine/gold_prepared"] == 0  # cached across batches
+
+
+def test_format_column_and_total(engine_result):
+    result, _ = engine_result
+    fmt = result.columns["format"]
+    assert fmt[:3] == [1.0, 1.0, 1.0] and fmt[3] == 0.0 and fmt[5] == 1.0 and fmt[7] == 0.0
+    assert result.reasons["format"][3] == "no_think_tag"
+    assert result.total[0] == 1.5 and result.total[6] == 0.5
+
+
+def test_choice_and_json_rewards_inline_with_a_gate():
+    rows = [
+        {"completion": "<think>The cup.</think><answer>B</answer>", "solution": "B", "task": "mcq", "options": ["mug", "cup"]},
+        {"completion": "The answer is B.", "solution": "B", "task": "mcq", "options": ["mug", "cup"]},
+        {"completion": "<think>x</think><answer>C</answer>", "solution": "B", "task": "mcq", "options": ["mug", "cup"]},
+        {"completion": "<think>A dog.</think><answer>yes</answer>", "solution": "yes", "task": "yes_no"},
+        {"completion": "<think>A dog?</think><answer>I know</answer>", "solution": "no", "task": "yes_no"},
+        {"completion": '<think>x</think><answer>{"bbox_2d": [1, 2, 3, 4]}</answer>', "solution": [1, 2, 3, 4], "task": "rec"},
+    ]
+    specs = (
+        RewardSpec("format", weight=0.0),
+        RewardSpec("mcq", tasks=frozenset({"mcq"}), gate="format", gate_min=1.0),
+        RewardSpec("yes_no", tasks=frozenset({"yes_no"})),
+        RewardSpec("json"),
+    )
+    with Engine(Config(specs, EngineConfig(workers=0))) as eng:
+        r = eng.score([sample_from_row(row) for row in rows])
+    assert r.columns["mcq"] == [1.0, 0.0, 0.0, None, None, None]
+    assert r.reasons["mcq"][1] == "gated_by:format" and r.reasons["mcq"][2] == "gated_by:format"
+    assert r.reasons["format"][1] == "no_think_tag" and r.reasons["format"][2] == "not_an_option"
+    assert r.columns["yes_no"] == [None, None, None, 1.0, 0.0, None]
+    assert r.reasons["yes_no"][4] == "no_answer"
+    assert r.columns["json"] == [None, None, None, None, None, 1.0]
