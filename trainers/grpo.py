@@ -171,6 +171,25 @@ def load_model(model_cfg: Mapping[str, Any], runtime: Runtime) -> tuple[Any, Any
 
 # -- data --------------------------------------------------------------------------------
 
+# model_type -> the family name the iou reward uses to pick the frame a model answers in
+# (Qwen2-VL: [0, 1000); Qwen2.5-VL: pixels of the resized input).
+FAMILIES = {"qwen2_vl": "qwen2-vl", "qwen2_5_vl": "qwen2.5-vl", "qwen3_vl": "qwen3-vl", "internvl": "internvl",
+            "internvl_chat": "internvl"}
+
+
+def model_family(model: Any) -> str | None:
+    return FAMILIES.get(getattr(getattr(model, "config", None), "model_type", None))
+
+
+def with_model_family(rows: list[Mapping[str, Any]], family: str | None) -> list[dict[str, Any]]:
+    """Rows told which model answers them, so box rewards read its boxes in its frame.
+
+    A row that already names a ``frame`` or ``model_family`` keeps it.
+    """
+    if family is None:
+        return [dict(r) for r in rows]
+    return [dict(r) if ("frame" in r or "model_family" in r) else {**r, "model_family": family} for r in rows]
+
 
 class RowView:
     """Turns the stored JSON rows into TRL's columns when a batch is read.
@@ -351,6 +370,7 @@ def build_trainer(
     from .stable import StableReinforceOptions, StableReinforceTrainer
 
     registry = registry or get_registry()
+    rows = with_model_family(rows, model_family(model))
     dataset = trl_dataset(rows, template_chooser(config, registry))
     owns = engine is None
     if owns:
