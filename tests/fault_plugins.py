@@ -44,7 +44,7 @@ def faulty_score(sample: Sample, gold: Any, params: Any) -> Verdict:
         return Verdict(float("nan"))
     if sample.completion == "wrongtype":
         return 1.0  # type: ignore[return-value]
-    if sample.completion == "sleep":
+    if sample.completion.startswith("sleep"):
         time.sleep(float(params.get("sleep", 0.2)))
     return Verdict(len(sample.completion) % 3 / 2, "ok", answer=sample.completion, details={"gold": gold, "pid": os.getpid()})
 
@@ -60,6 +60,14 @@ def faulty_prepare(solution: Any, params: Any) -> Any:
 
 def pid_score(sample: Sample, gold: Any, params: Any) -> Verdict:
     return Verdict(1.0, "ok", details={"pid": os.getpid(), "gold": gold})
+
+
+def where_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    """1.0 when run in the main process (workers=0), 0.0 in a worker."""
+    import multiprocessing
+
+    in_worker = multiprocessing.parent_process() is not None
+    return Verdict(0.0 if in_worker else 1.0, "worker" if in_worker else "inline")
 
 
 def exact_extract(text: str, params: Any) -> Any:
@@ -104,11 +112,19 @@ class FaultPlugin:
     def register_rewards(self, register):
         register(Reward("faulty", score=faulty_score, prepare=faulty_prepare))
         register(Reward("pids", score=pid_score))
+        register(Reward("where", score=where_score))
         register(Reward("exact_acc", verifier="exact"))
         register(Reward("fmt", score_batch=cheap_batch, cheap=True))
         register(Reward("cheap", score=cheap_score, cheap=True, defaults={"value": 0.5}, prepare=cheap_prepare))
         register(Reward("judge_like", ascore_batch=slow_async))
         register(Reward("math_only", score=pid_score, tasks=frozenset({"math"})))
+
+
+def install() -> None:
+    """Make the fault plugins part of the process-wide registry (for CLI runs)."""
+    from vlmr1.registry import set_registry
+
+    set_registry(fault_registry())
 
 
 def fault_registry() -> Registry:

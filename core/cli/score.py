@@ -1,0 +1,56 @@
+"""`vlmr1 score`: a JSONL of model outputs in, the same rows with their rewards out.
+The logic lives in :mod:`vlmr1.scorefile`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False), help="Reward config (YAML or JSON).")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False), help="JSONL rows: completion, solution, task, ...")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False), help="Scored JSONL; OUTPUT.partial while running.")
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="Worker processes for isolated rewards (overrides engine.workers; 0 = inline, unsafe).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds per item (overrides engine.timeout).")
+@click.option("--chunk", "chunk_size", type=click.IntRange(min=1), default=256, show_default=True, help="Rows scored (and made durable) per step.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
+def score(config_path: str, input_path: str, output_path: str, workers: int | None, timeout: float | None,
+          chunk_size: int, no_progress: bool) -> None:
+    """Score a JSONL file. Re-run the same command after an interruption to resume."""
+    from vlmr1.config import load_config
+    from vlmr1.scorefile import count_records, score_file
+
+    config = load_config(config_path).with_engine(workers=workers, timeout=timeout)
+
+    def bad_line(line: int, why: str) -> None:
+        click.echo(f"{input_path}:{line}: {why}", err=True)
+
+    show = not no_progress and sys.stderr.isatty()
+    if show:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+            task = bar.add_task("score", total=count_records(__import__("pathlib").Path(input_path)))
+            summary = score_file(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line,
+                                 on_progress=lambda n: bar.advance(task, n))
+    else:
+        summary = score_file(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line)
+    _print_summary(summary, output_path)
+
+
+def _print_summary(summary, output_path: str) -> None:  # noqa: ANN001
+    from rich.console import Console
+    from rich.table import Table
+
+    def fmt(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4f}"
+
+    table = Table(title=f"{output_path}: {summary.rows} rows ({summary.resumed} resumed, {summary.malformed} malformed)")
+    for col in ("reward", "mean", "scored", "none", "errors", "timeouts"):
+        table.add_column(col, justify="left" if col == "reward" else "right")
+    for name, t in summary.rewards.items():
+        table.add_row(name, fmt(t.mean), str(t.count), str(t.none), str(t.errors), str(t.timeouts))
+    table.add_row("total (weighted)", fmt(summary.total.mean), str(summary.total.count), str(summary.total.none), "", "")
+    Console(soft_wrap=True).print(table)

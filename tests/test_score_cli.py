@@ -1,0 +1,153 @@
+"""`vlmr1 score`: rows out = rows in, malformed lines, TRL messages, overrides, and
+resume after a real kill matching an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fault_plugins import install
+
+from vlmr1.cli import main
+from vlmr1.documents import schema_problems
+from vlmr1.scorefile import recover_partial, score_file
+
+HERE = Path(__file__).parent
+DRIVER = "import sys; sys.path.insert(0, {tests!r}); import fault_plugins; fault_plugins.install(); from vlmr1.cli import main; main()"
+
+
+def write_config(path: Path, rewards: list, engine: dict | None = None) -> Path:
+    path.write_text(json.dumps({"rewards": rewards, "engine": engine or {"workers": 2, "timeout": 5}}))
+    return path
+
+
+def write_rows(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def invoke(*args: str):
+    install()
+    return CliRunner().invoke(main, ["score", *args])  # click >= 8.2 keeps stderr apart
+
+
+def test_rows_out_equal_rows_in_with_malformed_lines(tmp_path):
+    cfg = write_config(tmp_path / "c.json", [{"name": "acc", "reward": "exact_acc"}, {"name": "fmt", "weight": 0.5}])
+    rows = [
+        {"id": 1, "completion": "<answer>", "solution": "<answer>", "extra": [1, 2]},
+        "{not json",
+        "",
+        "[1, 2]",
+        {"id": 4, "solution": "no completion here"},
+        {"id": 5, "completion": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "yes"}], "solution": "yes"},
+        {"id": 6, "completion": "x", "solution": "x", "image_size": [3]},
+    ]
+    inp = write_rows(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    r = invoke("--config", str(cfg), "--input", str(inp), "--output", str(out), "--no-progress")
+    assert r.exit_code == 0, r.output
+    err = r.stderr
+    assert f"{inp}:2: not valid JSON" in err and f"{inp}:4: expected a JSON object" in err
+    assert f"{inp}:5: invalid row: the row has no `completion`" in err and f"{inp}:7: invalid row: `image_size`" in err
+    got = read(out)
+    assert len(got) == 6  # every non-blank line has a record
+    for rec in got:
+        assert schema_problems(rec, "scored", str(out)) == []
+    assert got[0]["rewards"] == {"acc": 1.0, "fmt": 1.0} and got[0]["reward"] == 1.5 and got[0]["extra"] == [1, 2]
+    assert got[1] == {"_line": 2, "rewards": {}, "reward": None, "reasons": {"_input": got[1]["reasons"]["_input"]}}
+    assert got[3]["id"] == 4 and got[3]["reward"] is None and got[3]["rewards"] == {"acc": None, "fmt": None}
+    assert got[4]["rewards"] == {"acc": 1.0, "fmt": 0.0} and got[4]["completion"][1]["content"] == "yes"
+    assert not (tmp_path / "out.jsonl.partial").exists()
+    assert "4 malformed" in r.output and "acc" in r.output and "timeouts" in r.output
+
+
+def test_workers_and_timeout_override_the_config(tmp_path):
+    cfg = write_config(tmp_path / "c.json", [{"name": "faulty"}, {"name": "where"}], {"workers": 2, "timeout": 60})
+    inp = write_rows(tmp_path / "in.jsonl", [{"completion": "hang"}] + [{"completion": f"x{i}"} for i in range(6)])
+    out = tmp_path / "out.jsonl"
+    t = time.monotonic()
+    r = invoke("--config", str(cfg), "--input", str(inp), "--output", str(out), "--timeout", "0.5", "--workers", "1", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert time.monotonic() - t < 30
+    got = read(out)
+    assert got[0]["reasons"]["faulty"] == "timeout" and got[0]["rewards"]["faulty"] is None
+    assert [g["rewards"]["faulty"] for g in got[1:]] == [1.0] * 6
+    assert {g["reasons"]["where"] for g in got} == {"worker"}
+    # --workers 0 runs inline: the same config now scores in this process.
+    inp2 = write_rows(tmp_path / "in2.jsonl", [{"completion": "x"}])
+    r = invoke("--config", str(cfg), "--input", str(inp2), "--output", str(out), "--workers", "0", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert read(out)[0]["reasons"]["where"] == "inline"
+
+
+def test_partial_with_a_torn_line_resumes_without_loss_or_duplicates(tmp_path):
+    from vlmr1.config import config_from_dict
+    from fault_plugins import fault_registry
+
+    config = config_from_dict({"rewards": [{"name": "faulty"}], "engine": {"workers": 1}})
+    rows = [{"id": i, "completion": "x" * i} for i in range(1, 40)]
+    inp = write_rows(tmp_path / "in.jsonl", rows)
+    full = tmp_path / "full.jsonl"
+    score_file(config, inp, full, registry=fault_registry(), chunk_size=7)
+    expected = full.read_text()
+    out = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    lines = expected.splitlines(keepends=True)
+    partial.write_text("".join(lines[:11]) + lines[11][:15])  # 11 whole records and a torn one
+    assert recover_partial(partial) == 11 and partial.read_text() == "".join(lines[:11])
+    partial.write_text("".join(lines[:11]) + lines[11][:15])
+    summary = score_file(config, inp, out, registry=fault_registry(), chunk_size=7)
+    assert out.read_text() == expected and summary.resumed == 11 and summary.rows == 39
+
+
+@pytest.mark.slow
+def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
+    cfg = write_config(tmp_path / "c.json", [{"name": "faulty", "params": {"sleep": 0.05}}, {"name": "fmt"}], {"workers": 1, "timeout": 10})
+    rows = [{"id": i, "completion": f"sleep{'y' * (i % 5)}<answer>{i}", "solution": i} for i in range(80)]
+    inp = write_rows(tmp_path / "in.jsonl", rows)
+    driver = DRIVER.format(tests=str(HERE))
+    env = {**os.environ, "VLMR1_PLUGINS": ""}
+
+    def cmd(out: Path) -> list[str]:
+        return [sys.executable, "-c", driver, "score", "--config", str(cfg), "--input", str(inp), "--output", str(out), "--chunk", "5", "--no-progress"]
+
+    reference = tmp_path / "ref.jsonl"
+    subprocess.run(cmd(reference), check=True, env=env, capture_output=True, timeout=120)
+    out = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    proc = subprocess.Popen(cmd(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not partial.exists() or partial.read_text().count("\n") < 20):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert partial.exists() and not out.exists()
+    kept = partial.read_text().count("\n")
+    assert 20 <= kept < 80
+    with open(partial, "a") as fh:
+        fh.write('{"id": 99, "compl')  # as if killed in the middle of a write
+    done = subprocess.run(cmd(out), env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == reference.read_text()
+    assert f"({kept} resumed" in done.stdout
+
+
+def test_a_partial_longer_than_the_input_is_refused(tmp_path):
+    cfg = write_config(tmp_path / "c.json", [{"name": "fmt"}])
+    inp = write_rows(tmp_path / "in.jsonl", [{"completion": "a"}])
+    out = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.partial").write_text('{"a": 1}\n{"a": 2}\n')
+    r = invoke("--config", str(cfg), "--input", str(inp), "--output", str(out), "--no-progress")
+    assert r.exit_code == 2 and "only 1 rows" in r.stderr
+    assert not out.exists()
