@@ -86,6 +86,19 @@ def deepspeed_config_path(name: str) -> str:
     return name
 
 
+def check_grpo_keys(user: Mapping[str, Any] | None, where: Callable[[str], str] = lambda key: "grpo") -> None:
+    """Every ``grpo:`` key must be a trl.GRPOConfig field; checked before anything heavy loads."""
+    from trl import GRPOConfig
+
+    known = {f.name for f in fields(GRPOConfig)}
+    for key in user or {}:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where(key)}: {key!r} is not a trl.GRPOConfig option.{hint} "
+                              "Everything under `grpo:` is passed to trl.GRPOConfig; see its documentation.")
+
+
 def grpo_config(
     user: Mapping[str, Any] | None,
     *,
@@ -104,13 +117,7 @@ def grpo_config(
     from trl import GRPOConfig
 
     user = dict(user or {})
-    known = {f.name for f in fields(GRPOConfig)}
-    for key in user:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{where(key)}: {key!r} is not a trl.GRPOConfig option.{hint} "
-                              "Everything under `grpo:` is passed to trl.GRPOConfig; see its documentation.")
+    check_grpo_keys(user, where)
     if isinstance(user.get("deepspeed"), str):
         user["deepspeed"] = deepspeed_config_path(user["deepspeed"])
     defaults: dict[str, Any] = dict(
@@ -436,8 +443,12 @@ def train(
 
     from . import sft
 
+    from .stable import StableReinforceOptions
+
     output_dir = Path(output_dir)
     registry = registry or get_registry()
+    check_grpo_keys(config.extra.get("grpo"), where)  # fail fast, before the model loads
+    StableReinforceOptions.from_mapping(config.extra.get("stable_reinforce"))
     runtime = resolve_runtime(config.extra.get("model"), say)
     model, processor = load_model(config.extra.get("model") or {}, runtime)
     rows = load_rows(config, processor, base_dir)
@@ -456,11 +467,27 @@ def train(
         built.trainer.train()
         model_dir = None
         if save_model:
-            model_dir = output_dir / "model"
-            built.trainer.save_model(str(model_dir))
-            processor.save_pretrained(str(model_dir))
+            model_dir = save_trained(built.trainer, processor, config.extra.get("model") or {}, output_dir / "model")
         history = list(built.trainer.state.log_history)
     return TrainResult(output_dir, built.metrics_path, model_dir, history, sft_history)
+
+
+def save_trained(trainer: Any, processor: Any, model_cfg: Mapping[str, Any], model_dir: Path) -> Path:
+    """The trained weights and processor, loadable again through ``model.path``."""
+    import json
+
+    from vlmr1.trainers import tiny
+
+    trainer.save_model(str(model_dir))
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(str(model_dir))
+        source = Path(str(model_cfg.get("path", "")))
+        if model_cfg.get("tiny"):  # mark it so its video-less processor loads back
+            marker = {"kind": model_cfg["tiny"], "seed": int(model_cfg.get("seed", 0)), "trained": True}
+            (model_dir / tiny.MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        elif model_cfg.get("path") and tiny.is_tiny_dir(source):
+            (model_dir / tiny.MARKER).write_text((source / tiny.MARKER).read_text())
+    return model_dir
 
 
 def train_from_file(path: str | Path, *, output_dir: str | Path | None = None, max_steps: int | None = None,
