@@ -42,7 +42,7 @@ BOX_SCHEMA = {
 REC_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "rec answer",
-    "oneOf": [BOX_SCHEMA, {"type": "array", "items": BOX_SCHEMA, "minItems": 1}],
+    "anyOf": [BOX_SCHEMA, {"type": "array", "items": BOX_SCHEMA, "minItems": 1}],
 }
 """A referring-expression answer: one box, or a non-empty list of boxes."""
 
