@@ -17,6 +17,7 @@ video processor).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,27 +60,39 @@ _WORDS = (
     "red green blue yellow purple orange black white gray square circle rectangle triangle shape "
     "shapes object objects box boxes bounding coordinates count number answer think first then "
     "reasoning process final format json bbox_2d label left right top bottom above below small large "
-    "you should your within tags and or not thinking question what which where one two three four five"
+    "you should your within tags and or not thinking question what which where one two three four five "
+    "near middle only its colour color kind by"
 )
+_COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
+_SHAPES = ("square", "circle", "triangle")
+_PLACES = ("near the top left", "near the top", "near the top right", "near the left", "in the middle",
+           "near the right", "near the bottom left", "near the bottom", "near the bottom right")
 
 
 def _corpus() -> list[str]:
-    """Text the tokenizer is trained on: prompts, answers, numbers and JSON."""
-    lines = [_WORDS, _WORDS.title(), _WORDS.upper()]
-    for i in range(0, 1000, 7):
-        box = [i % 640, (i * 3) % 480, (i * 5) % 640 + 10, (i * 7) % 480 + 10]
-        lines.append(f'<think>The red square is near {box[0]}, {box[1]}.</think><answer>{{"bbox_2d": {box}, "label": "square"}}</answer>')
-        lines.append(f"<think>I count {i % 9} circles.</think><answer>{i % 9}</answer>")
-        lines.append(f"[{i}, {i + 1}, {i * 2}] {i}.{i % 10} {{\"count\": {i}}}")
-    lines.append("Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.")
-    return lines * 2
+    """Text the tokenizer is trained on: the prompts and answers of grounding and counting
+    (so the answer format takes few tokens and a tiny model learns it quickly), numbers, JSON."""
+    lines = [_WORDS, _WORDS.title(), _WORDS.upper(),
+             "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags."]
+    for i, (colour, shape) in enumerate((c, s) for c in _COLOURS for s in _SHAPES):
+        place = _PLACES[i % len(_PLACES)]
+        box = [i * 7 % 200, i * 11 % 150, i * 7 % 200 + 20, i * 11 % 150 + 30]
+        lines += [
+            f"Find the {colour} {shape}. Locate the {colour} {shape} in the image.",
+            f'<think>The {colour} {shape} is {place}.</think><answer>{{"bbox_2d": {box}}}</answer>',
+            f"How many {shape}s are in the image? How many {colour} {shape}s are there?",
+            f"<think>I count the {shape}s one by one.</think><answer>{i % 6}</answer>",
+        ] * 4
+    for i in range(0, 1000, 3):
+        lines.append(f"[{i}, {(i * 7) % 1000}, {(i * 13) % 1000}, {(i * 29) % 1000}] {i}.{i % 10}")
+    return lines
 
 
 @dataclass(frozen=True)
 class TinySizes:
     """The sizes of a tiny model. Defaults run a forward pass in milliseconds on a CPU."""
 
-    vocab_size: int = 600
+    vocab_size: int = 1024
     hidden_size: int = 64
     intermediate_size: int = 128
     num_hidden_layers: int = 2
@@ -96,19 +109,28 @@ class TinySizes:
     max_position_embeddings: int = 4096
 
 
-def build_tokenizer(sizes: TinySizes = TinySizes()) -> Any:
-    """A byte-level BPE tokenizer trained here, with Qwen's special tokens and chat template."""
+@functools.lru_cache(maxsize=4)
+def _trained_tokenizer_json(vocab_size: int) -> str:
+    """The trained BPE as JSON (training takes seconds; every build reuses it)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=sizes.vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     core.train_from_iterator(_corpus(), trainer)
+    return core.to_str()
+
+
+def build_tokenizer(sizes: TinySizes = TinySizes()) -> Any:
+    """A byte-level BPE tokenizer trained here, with Qwen's special tokens and chat template."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer.from_str(_trained_tokenizer_json(sizes.vocab_size))
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         additional_special_tokens=SPECIAL_TOKENS[1:], clean_up_tokenization_spaces=False,
