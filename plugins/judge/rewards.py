@@ -49,7 +49,14 @@ LABEL_COLUMNS = ("solution", "label", "preference")
 
 
 def _fallback(params: Mapping[str, Any], reason: str, answer: Any = None, **details: Any) -> Verdict:
+    """No verdict: ``fallback_score`` (None by default) and the reason. Judge failures carry
+    ``details["failure"]`` ("timeout" or "error") so the engine counts them in
+    ``rewards/<name>/timeouts`` and ``errors``; a completion without reasoning is not a failure."""
     score = params.get("fallback_score")
+    if reason == "judge_timeout":
+        details = {"failure": "timeout", **details}
+    elif reason.startswith("judge_"):
+        details = {"failure": "error", **details}
     return Verdict(None if score is None else float(score), reason, answer, details)
 
 
