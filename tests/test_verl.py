@@ -164,3 +164,47 @@ def test_engine_is_closed_at_exit(tmp_path):
                          env={**os.environ, "VLMR1_PLUGINS": ""})
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip().splitlines()[-1]) == 1.5
+
+
+def _mixed_items(n=24):
+    """Responses whose right score differs item by item (a box right or wrong, a count right or wrong)."""
+    items = []
+    for i in range(n):
+        if i % 2:
+            box = [56, 28, 112, 56] if i % 3 else [0, 0, 56, 28]
+            items.append(("vlmr1/rec", answer(box), json.dumps(GOLD), {"image_size": IMAGE, "input_size": INPUT},
+                          1.5 if i % 3 else 0.5))
+        else:
+            items.append(("vlmr1/counting", f"<think>n</think><answer>{i % 5}</answer>", str(i % 4), {},
+                          1.5 if i % 5 == i % 4 else 0.5))
+    return items
+
+
+def test_reward_loop_thread_pool_calls_each_get_their_own_score(config_path, monkeypatch):
+    """verl's reward-loop managers run a plain compute_score in a thread pool, many at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv(verl.ENV, str(config_path))
+    items = _mixed_items()
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(lambda it=it: verl.compute_score(data_source=it[0], solution_str=it[1], ground_truth=it[2],
+                                                                  extra_info=it[3], reward_router_address=None))
+                   for it in items]
+        got = [f.result()["score"] for f in futures]
+    assert got == pytest.approx([it[4] for it in items])
+
+
+def test_async_variant_awaited_concurrently(config_path):
+    import asyncio
+    import inspect
+
+    assert inspect.iscoroutinefunction(verl.compute_score_async)  # what verl checks to await it
+    verl.configure(str(config_path))
+    items = _mixed_items()
+
+    async def run():
+        return await asyncio.gather(*[verl.compute_score_async(data_source=d, solution_str=s, ground_truth=g, extra_info=e)
+                                      for d, s, g, e, _ in items])
+
+    got = asyncio.run(run())
+    assert [r["score"] for r in got] == pytest.approx([it[4] for it in items])

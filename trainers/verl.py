@@ -3,7 +3,8 @@
 verl (Ray-based RL training) calls a plain function per response,
 ``compute_score(data_source, solution_str, ground_truth, extra_info)`` (its ``naive``
 reward manager), or once per batch with the plural keyword names (its ``batch``
-reward manager). Either way it wants a float, or a dict whose ``"score"`` is the
+reward manager), or awaits :func:`compute_score_async` (its reward-loop managers,
+which otherwise run a plain function in a thread pool). Either way it wants a float, or a dict whose ``"score"`` is the
 reward and whose other keys it logs as extra columns (the same keys for every item).
 
 This module answers both from one long-lived :class:`vlmr1.engine.Engine` per
@@ -161,9 +162,12 @@ def _as_list(value: Any) -> list[Any]:
 def score_rows(rows: Sequence[Mapping[str, Any]], eng: Any) -> list[dict[str, Any]]:
     """verl's per-item dicts: ``score`` (the weighted total; 0.0 when no reward applies),
     one float per configured reward (NaN where it does not apply) and the reasons."""
-    result = eng.score(list(rows))
+    return _items(eng.score(list(rows)))
+
+
+def _items(result: Any) -> list[dict[str, Any]]:
     out = []
-    for i in range(len(rows)):
+    for i in range(len(result.total)):
         total = result.total[i]
         item: dict[str, Any] = {"score": float(total) if total is not None else 0.0}
         for name, column in result.columns.items():
@@ -196,6 +200,25 @@ def compute_score(
         return compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, config=config)
     eng = engine(config)
     return score_rows([row_for(data_source, solution_str, ground_truth, extra_info, _known_tasks(eng))], eng)[0]
+
+
+async def compute_score_async(
+    data_source: Any = None,
+    solution_str: str | None = None,
+    ground_truth: Any = None,
+    extra_info: Mapping[str, Any] | None = None,
+    *,
+    config: Any = None,
+    **_: Any,
+) -> dict[str, Any]:
+    """The same as :func:`compute_score` for one response, as a coroutine.
+
+    verl's reward-loop managers await a coroutine function on their event loop
+    (a plain one runs in a thread pool); here the engine scores on that loop.
+    """
+    eng = engine(config)
+    row = row_for(data_source, solution_str, ground_truth, extra_info, _known_tasks(eng))
+    return _items(await eng.ascore([row]))[0]
 
 
 def compute_score_batch(
