@@ -282,3 +282,70 @@ def test_load_rows_sources(vlmr1_dir):
     (w, h), (iw, ih) = rec["image_size"], rec["input_size"]
     assert abs(box[2] - rec["solution"][2] * iw / w) <= 0.5 and abs(box[3] - rec["solution"][3] * ih / h) <= 0.5
     assert (vlmr1_dir / "syn" / "rows.jsonl").is_file()
+
+
+# -- properties of the parsers ------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(kind=st.sampled_from(["first", "end", "random"]), n=st.integers(0, 500), percent=st.booleans(),
+       total=st.integers(0, 300), seed=st.integers(0, 2**16))
+def test_any_strategy_keeps_a_bounded_ordered_subset(kind, n, percent, total, seed):
+    text = f"{kind}:{min(n, 100) if percent else n}{'%' if percent else ''}"
+    strategy = Strategy.parse(text)
+    items = list(range(total))
+    picked = strategy.apply(items, random.Random(seed))
+    expect = min(total, -(-min(n, 100) * total // 100) if percent else n)
+    assert len(picked) == expect == strategy.count(total)
+    assert picked == sorted(set(picked)) and set(picked) <= set(items)
+    if kind == "first":
+        assert picked == items[:expect]
+    if kind == "end":
+        assert picked == items[total - expect:]
+
+
+@given(box=st.lists(st.integers(-5000, 5000), min_size=4, max_size=4), pad=st.sampled_from(["", " ", "\n  "]),
+       wrap=st.booleans())
+def test_unwrap_solution_recovers_boxes(box, pad, wrap):
+    text = f"{pad}{json.dumps(box)}{pad}"
+    if wrap:
+        text = f"<answer>{text}</answer>"
+    assert data.unwrap_solution(text) == box
+
+
+@given(st.text(max_size=40))
+def test_unwrap_solution_never_raises_and_keeps_non_json_text(text):
+    out = data.unwrap_solution(text)
+    if "<answer>" not in text and text.strip()[:1] not in ("[", "{"):
+        assert out == text.strip()
+
+
+@settings(max_examples=60, deadline=None)
+@given(w=st.integers(1, 4000), h=st.integers(1, 4000))
+def test_input_size_fast_path_equals_the_image_processor(w, h):
+    if max(w, h) / min(w, h) > 200:
+        return  # the processor refuses such images (tested through add_image_sizes)
+    sizer = _sizer()
+    assert sizer._fast(w, h) == sizer._measured(w, h)
+
+
+_SIZER = []
+
+
+def _sizer():
+    if not _SIZER:
+        from vlmr1.trainers import tiny
+
+        _SIZER.append(data.InputSizer(tiny.build_processor("qwen2.5-vl")))
+    return _SIZER[0]
+
+
+def test_an_aspect_the_processor_refuses_is_a_row_error(tmp_path):
+    from vlmr1.trainers import tiny
+
+    Image.new("RGB", (1000, 4)).save(tmp_path / "thin.png")
+    rows = [{"id": "thin", "image": str(tmp_path / "thin.png"), "problem": "q", "solution": 1, "source": "x.jsonl:3"}]
+    with pytest.raises(DataError, match=r"x.jsonl:3: row 'thin': .*aspect ratio"):
+        data.add_image_sizes(rows, tiny.build_processor("qwen2-vl"))
