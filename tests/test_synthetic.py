@@ -143,3 +143,20 @@ def test_reference_answers_score_full_marks_through_the_engine(tmp_path, kind, f
         wrong = config_from_dict({"rewards": [{"name": "iou", "params": {"frame": "original"}}], "engine": {"workers": 0}})
     with Engine(wrong) as engine:  # the same answers read in the wrong frame score far lower
         assert sum(engine.score([{**r, "completion": r["answer"]} for r in rows]).columns["iou"]) < 0.6 * len(rows)
+
+
+def test_two_processes_drawing_the_same_folder_leave_it_whole(tmp_path):
+    """One process per GPU may draw the same synthetic set at the same time."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from vlmr1.trainers import synthetic as s; "
+            "s.make_rows(s.SyntheticSpec(n=40, seed=9), sys.argv[1])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert len(rows) == 40 and not list(tmp_path.glob("**/*.tmp"))
+    for row in rows:
+        with Image.open(row["image"]) as im:
+            im.load()
+            assert list(im.size) == row["image_size"]

@@ -17,6 +17,7 @@ answers in (see :func:`reference_answer`).
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,17 +212,24 @@ def make_rows(spec: SyntheticSpec, out_dir: str | Path) -> list[dict[str, Any]]:
             scene, target, solution = counting_scene(rng, spec)
             problem = f"How many {target}s are in the image?"
         path = out / "images" / f"{row_id}.png"
-        draw(scene).save(path)
+        _atomic(path, lambda tmp: draw(scene).save(tmp, format="PNG"))
         rows.append({
             "id": row_id, "task": task, "problem": problem, "image": str(path.resolve()),
             "image_size": list(scene.size), "solution": solution, "target": target,
         })
     for row in rows:
         row["answer"] = reference_answer(row, "original")
-    with open(out / "rows.jsonl", "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    _atomic(out / "rows.jsonl", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return rows
+
+
+def _atomic(path: Path, write: Any) -> None:
+    """Write through a temporary file and rename, so processes drawing the same
+    dataset at once (one per GPU) never read a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def with_answers(rows: list[dict[str, Any]], frame: str) -> list[dict[str, Any]]:
