@@ -83,12 +83,19 @@ def plot_rewards(records: list[dict[str, Any]], path: str | Path, title: str = "
 
 def run_demo(out_dir: str | Path = "vlmr1-demo", *, steps: int | None = None, sft_steps: int | None = None,
              say: Say = print) -> DemoResult:
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
     start = time.perf_counter()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    hf_logging.set_verbosity_error()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = demo_config(steps, sft_steps)
     say(f"vlmr1 demo -> {out_dir}")
-    result = train(config, output_dir=out_dir, save_model=False, say=say)
+    result = train(config, output_dir=out_dir, save_model=False, say=say, quiet=True)
     records = read_metrics(result.metrics_path)
     plot = plot_rewards(records, out_dir / "rewards.png")
     seconds = time.perf_counter() - start

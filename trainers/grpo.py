@@ -329,6 +329,14 @@ class RewardPrinter(TrainerCallback):
         self.say("  ".join(parts))
 
 
+def make_quiet(trainer: Any) -> None:
+    """No progress bar and no raw log dicts: our one-line-per-step printer is enough."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+
+
 # -- the trainer -------------------------------------------------------------------------
 
 
@@ -368,6 +376,7 @@ def build_trainer(
     extra_callbacks: tuple[Any, ...] = (),
     say: Say = print,
     where: Callable[[str], str] = lambda key: "grpo",
+    quiet: bool = False,
 ) -> Built:
     """GRPOTrainer (StableReinforceTrainer when ``stable_reinforce`` asks for it) for these rows."""
     from vlmr1.engine import Engine
@@ -396,6 +405,8 @@ def build_trainer(
             from trl import GRPOTrainer
 
             trainer = GRPOTrainer(**kwargs)
+        if quiet:
+            make_quiet(trainer)
     except BaseException:
         if owns:
             engine.close()
@@ -435,6 +446,7 @@ def train(
     registry: Any = None,
     save_model: bool = True,
     where: Callable[[str], str] = lambda key: "grpo",
+    quiet: bool = False,
 ) -> TrainResult:
     """Everything ``vlmr1 train`` does: model, rows, optional warm-up, GRPO, save."""
     from dataclasses import replace
@@ -457,11 +469,11 @@ def train(
     sft_history: list[dict[str, Any]] = []
     if config.extra.get("sft"):
         sft_history = sft.warm_up(model, processor, rows, config.extra["sft"], templates=templates, runtime=runtime,
-                                  output_dir=output_dir / "sft", seed=config.extra.get("seed"), say=say)
+                                  output_dir=output_dir / "sft", seed=config.extra.get("seed"), say=say, quiet=quiet)
     if max_steps is not None:
         config = replace(config, extra={**config.extra, "grpo": {**(config.extra.get("grpo") or {}), "max_steps": max_steps}})
     with build_trainer(config, rows=rows, model=model, processor=processor, runtime=runtime, output_dir=output_dir,
-                       registry=registry, say=say, where=where) as built:
+                       registry=registry, say=say, where=where, quiet=quiet) as built:
         say(f"GRPO: {built.trainer.args.max_steps} steps, {built.trainer.num_generations} generations per prompt, "
             f"rewards {', '.join(built.trainer.reward_func_names)}")
         built.trainer.train()

@@ -18,9 +18,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from transformers import TrainerCallback
+
 from vlmr1.errors import ConfigError
 
-from .grpo import Runtime, Say, trl_dataset
+from .grpo import Runtime, Say, make_quiet, trl_dataset
 
 OWN_KEYS = {"answer"}
 
@@ -69,6 +71,19 @@ def sft_rows(rows: list[Mapping[str, Any]], answer: str) -> list[dict[str, Any]]
     return out
 
 
+class LossPrinter(TrainerCallback):
+    """One line per logged warm-up step."""
+
+    def __init__(self, say: Say, total: int) -> None:
+        self.say, self.total = say, total
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kw: Any) -> None:
+        if logs and "loss" in logs and state.is_world_process_zero:
+            acc = logs.get("mean_token_accuracy")
+            extra = f"  token accuracy {acc:.2f}" if acc is not None else ""
+            self.say(f"warm-up {state.global_step:>3}/{self.total}  loss {logs['loss']:.3f}{extra}")
+
+
 def warm_up(
     model: Any,
     processor: Any,
@@ -80,6 +95,7 @@ def warm_up(
     output_dir: str | Path,
     seed: int | None = None,
     say: Say = print,
+    quiet: bool = False,
 ) -> list[dict[str, Any]]:
     """Train ``model`` in place on the reference answers; returns TRL's log history."""
     from trl import SFTTrainer
@@ -90,10 +106,10 @@ def warm_up(
     if args.max_steps == 0:
         return []
     dataset = trl_dataset(data, templates)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor,
+                         callbacks=[LossPrinter(say, args.max_steps)])
+    if quiet:
+        make_quiet(trainer)
     say(f"supervised warm-up: {args.max_steps} steps on {len(data)} reference answers")
     trainer.train()
-    history = [h for h in trainer.state.log_history if "loss" in h]
-    if history:
-        say(f"warm-up loss {history[0]['loss']:.3f} -> {history[-1]['loss']:.3f}")
-    return history
+    return [h for h in trainer.state.log_history if "loss" in h]
