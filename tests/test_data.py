@@ -349,3 +349,16 @@ def test_an_aspect_the_processor_refuses_is_a_row_error(tmp_path):
     rows = [{"id": "thin", "image": str(tmp_path / "thin.png"), "problem": "q", "solution": 1, "source": "x.jsonl:3"}]
     with pytest.raises(DataError, match=r"x.jsonl:3: row 'thin': .*aspect ratio"):
         data.add_image_sizes(rows, tiny.build_processor("qwen2-vl"))
+
+
+def test_several_jsonl_files_with_one_image_folder_each(vlmr1_dir):
+    """VLM-R1's grpo_jsonl: --data_file_paths a:b --image_folders x:y, paired by position."""
+    (vlmr1_dir / "other" / "train").mkdir(parents=True)
+    Image.new("RGB", (77, 33)).save(vlmr1_dir / "other" / "train" / "im0.png")
+    _write_jsonl(vlmr1_dir / "b.jsonl", [{"id": 0, "image": "train/im0.png", "problem": "q", "solution": "1"}])
+    rows = data.load_rows({"jsonl": ["ann/count.jsonl", "b.jsonl"], "image_folders": ["coco", "other"],
+                           "sampling_strategy": "first:2"}, base_dir=vlmr1_dir)
+    assert [r["id"] for r in rows] == ["0", "1", "b-0"]
+    assert rows[2]["image_size"] == [77, 33] and rows[0]["image_size"] == list(SIZES[0])
+    with pytest.raises(DataError, match="2 data files but 1 image folders"):
+        data.load_jsonl([vlmr1_dir / "b.jsonl", vlmr1_dir / "b.jsonl"], image_root=[vlmr1_dir])

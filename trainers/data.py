@@ -305,17 +305,29 @@ def load_mixture(path: str | Path, *, seed: int = 0, image_root: str | Path | No
     return _finish(rows, problems, f"the data of mixture {path}")
 
 
-def load_jsonl(path: str | Path, *, image_root: str | Path | None = None, task: str | None = None,
+def load_jsonl(path: str | Path | Sequence[str | Path], *, image_root: Any = None, task: str | None = None,
                sampling_strategy: str = "all", seed: int = 0) -> list[dict[str, Any]]:
-    """Rows of one ``.jsonl`` (or ``.json`` list) file; images relative to ``image_root`` or the file's folder."""
-    path = Path(path)
-    problems = Problems()
+    """Rows of one ``.jsonl`` (or ``.json`` list) file, or of several.
+
+    Images are relative to ``image_root`` or else the file's folder. For several files
+    ``image_root`` may be a list of the same length, one folder per file (VLM-R1's
+    ``--data_file_paths a:b --image_folders x:y``); the strategy applies to each file.
+    """
+    paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+    roots = list(image_root) if isinstance(image_root, (list, tuple)) else [image_root] * len(paths)
+    if len(roots) != len(paths):
+        raise DataError(f"data: {len(paths)} data files but {len(roots)} image folders; give one folder per file, "
+                        "or a single `image_root` for all of them.")
     try:
         strategy = Strategy.parse(sampling_strategy)
     except ValueError as exc:
         raise DataError(f"data: {exc}") from None
-    rows = _load_file(path, strategy, random.Random(seed), image_root, task, problems)
-    return _finish(rows, problems, str(path))
+    problems = Problems()
+    rng = random.Random(seed)
+    rows = []
+    for file, root in zip(paths, roots):
+        rows += _load_file(file, strategy, rng, root, task, problems)
+    return _finish(rows, problems, ", ".join(map(str, paths)))
 
 
 def load_dataset_rows(dataset: Any, *, name: str = "dataset", image_root: str | Path | None = None,
@@ -483,10 +495,11 @@ SOURCES = ("mixture", "jsonl", "hf", "synthetic")
 def load_rows(spec: Mapping[str, Any], processor: Any = None, base_dir: str | Path = ".") -> list[dict[str, Any]]:
     """The rows of a config's ``data:`` block, with image sizes from ``processor``.
 
-    Exactly one source: ``mixture`` (a VLM-R1 data YAML), ``jsonl`` (a file),
+    Exactly one source: ``mixture`` (a VLM-R1 data YAML), ``jsonl`` (a file or a list),
     ``hf`` (``{path, split, name, data_files}`` for ``datasets``) or ``synthetic``
     (see :class:`vlmr1.trainers.synthetic.SyntheticSpec`; ``dir`` keeps the images).
-    Also ``image_root``, ``task``, ``seed`` and, for ``jsonl``/``hf``, ``sampling_strategy``.
+    Also ``image_root`` (alias ``image_folder``; for a list of ``jsonl`` files, a list
+    of folders, one per file), ``task``, ``seed`` and, for ``jsonl``/``hf``, ``sampling_strategy``.
     Paths are relative to ``base_dir`` (the config file's folder).
     """
     spec = dict(spec or {})
@@ -497,11 +510,18 @@ def load_rows(spec: Mapping[str, Any], processor: Any = None, base_dir: str | Pa
     source = given[0]
     seed = int(spec.get("seed", 0))
     task = spec.get("task")
-    root = base / spec["image_root"] if spec.get("image_root") else None
+    root_spec = spec.get("image_root") or spec.get("image_folder") or spec.get("image_folders")
+    if isinstance(root_spec, (list, tuple)):
+        roots: Any = [base / r for r in root_spec]
+        root = None
+    else:
+        root = roots = base / root_spec if root_spec else None
     if source == "mixture":
         rows = load_mixture(base / spec["mixture"], seed=seed, image_root=root, task=task)
     elif source == "jsonl":
-        rows = load_jsonl(base / spec["jsonl"], image_root=root, task=task,
+        files = spec["jsonl"]
+        files = [base / f for f in files] if isinstance(files, (list, tuple)) else base / files
+        rows = load_jsonl(files, image_root=roots, task=task,
                           sampling_strategy=spec.get("sampling_strategy", "all"), seed=seed)
     elif source == "hf":
         rows = _load_hf(spec["hf"], base, root, task, spec.get("sampling_strategy", "all"), seed)
