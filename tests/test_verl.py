@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import textwrap
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -208,3 +209,30 @@ def test_async_variant_awaited_concurrently(config_path):
 
     got = asyncio.run(run())
     assert [r["score"] for r in got] == pytest.approx([it[4] for it in items])
+
+
+class _Container(Mapping):
+    """Stands in for the OmegaConf DictConfig verl passes (a Mapping that is not a dict)."""
+
+    def __init__(self, data):
+        self._data = {k: _Container(v) if isinstance(v, dict) else tuple(_Container(i) if isinstance(i, dict) else i
+                                                                            for i in v) if isinstance(v, list) else v
+                      for k, v in data.items()}
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+
+def test_mapping_config_from_reward_kwargs_is_keyed_by_content(config_path):
+    """verl passes reward_kwargs as config containers; equal content means the same engine."""
+    cfg = {"task": "rec", "rewards": [{"name": "format", "weight": 2.0}], "engine": {"workers": 0}}
+    a = verl.engine(_Container(cfg))
+    assert verl.engine(dict(cfg)) is a and a.weights == {"format": 2.0}
+    score = verl.compute_score("vlmr1/rec", answer([1, 2, 3, 4]), "[1, 2, 3, 4]", {}, config=_Container(cfg))
+    assert score["score"] == 2.0 and verl.engine(dict(cfg)) is a

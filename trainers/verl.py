@@ -82,12 +82,32 @@ def _load(config: Any) -> Any:
     if isinstance(config, Mapping):
         from vlmr1.documents import schema_problems
 
-        data = dict(config)
+        data = _plain(config)
         problems = schema_problems(data, "config", "<verl reward config>")
         if problems:
             raise ConfigError("invalid reward config:\n  " + "\n  ".join(map(str, problems)))
         return config_from_dict(data, "<verl reward config>")
     raise ConfigError(f"reward config must be a path, a mapping or a Config, not {type(config).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists (verl hands reward_kwargs over as OmegaConf containers)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
+        return [_plain(v) for v in value]
+    return value
+
+
+def _key(config: Any) -> Any:
+    """Identity of a config: a resolved path, the content of a mapping, or the object."""
+    import json
+
+    if isinstance(config, (str, Path)):
+        return "path:" + str(Path(config).resolve())
+    if isinstance(config, Mapping):
+        return "data:" + json.dumps(_plain(config), sort_keys=True, default=str)
+    return ("object", id(config))
 
 
 def engine(config: Any = None) -> Any:
@@ -104,8 +124,7 @@ def engine(config: Any = None) -> Any:
                 "workers, pass custom_reward_function.reward_kwargs.config=/path/to/rewards.yaml, or call "
                 "vlmr1.trainers.verl.configure(config) first."
             )
-        key = chosen if isinstance(chosen, (str, Path)) else id(chosen)
-        key = str(Path(key).resolve()) if isinstance(key, (str, Path)) else key
+        key = _key(chosen)
         if _state["engine"] is None or _state["key"] != key:
             from vlmr1.engine import Engine
 
