@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 from PIL import Image
-
 from vlmr1.errors import ConfigError
 from vlmr1.trainers import data
 from vlmr1.trainers.data import DataError, Strategy
@@ -96,7 +95,7 @@ def test_random_sampling_is_seeded(vlmr1_dir):
         datasets:
           - {json_path: ann/count.jsonl, sampling_strategy: "random:4", image_root: coco}
         """)
-    ids = lambda seed: [r["id"] for r in data.load_mixture(path, seed=seed)]  # noqa: E731
+    ids = lambda seed: [r["id"] for r in data.load_mixture(path, seed=seed)]
     assert ids(3) == ids(3) and len(ids(3)) == 4
     assert any(ids(3) != ids(s) for s in range(4, 10))
 
@@ -286,8 +285,8 @@ def test_load_rows_sources(vlmr1_dir):
 
 # -- properties of the parsers ------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @given(kind=st.sampled_from(["first", "end", "random"]), n=st.integers(0, 500), percent=st.booleans(),

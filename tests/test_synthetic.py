@@ -10,7 +10,6 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-
 from vlmr1.documents import schema_problems
 from vlmr1.errors import ConfigError
 from vlmr1.trainers import synthetic
@@ -30,7 +29,7 @@ def test_same_seed_same_pictures_other_seed_differs(tmp_path):
     a = synthetic.make_rows(SyntheticSpec(n=6, seed=4), tmp_path / "a")
     b = synthetic.make_rows(SyntheticSpec(n=6, seed=4), tmp_path / "b")
     c = synthetic.make_rows(SyntheticSpec(n=6, seed=5), tmp_path / "c")
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "image"} for r in rs]  # noqa: E731
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "image"} for r in rs]
     assert strip(a) == strip(b) and strip(a) != strip(c)
     for ra, rb in zip(a, b):
         assert np.array_equal(_pixels(ra["image"]), _pixels(rb["image"]))

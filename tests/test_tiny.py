@@ -8,10 +8,9 @@ import json
 import pytest
 
 torch = pytest.importorskip("torch")
-from PIL import Image  # noqa: E402
-
-from vlmr1.errors import ConfigError  # noqa: E402
-from vlmr1.trainers import tiny  # noqa: E402
+from PIL import Image
+from vlmr1.errors import ConfigError
+from vlmr1.trainers import tiny
 
 VL_KINDS = ["qwen2-vl", "qwen2.5-vl"]
 

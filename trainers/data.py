@@ -83,7 +83,7 @@ class Strategy:
     percent: bool = False
 
     @classmethod
-    def parse(cls, text: Any) -> "Strategy":
+    def parse(cls, text: Any) -> Strategy:
         m = _STRATEGY.match(str(text).strip()) if text is not None else None
         if not m:
             raise ValueError(f"sampling_strategy {text!r} is not one of all, first:N, end:N, random:N "
@@ -420,7 +420,9 @@ class InputSizer:
         return patch, merge, lo, hi
 
     def _fast(self, width: int, height: int) -> tuple[int, int]:
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+            smart_resize,
+        )
 
         patch, merge, lo, hi = self.fast  # type: ignore[misc]
         h, w = smart_resize(height, width, factor=patch * merge, min_pixels=lo, max_pixels=hi)

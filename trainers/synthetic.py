@@ -45,7 +45,7 @@ class SyntheticSpec:
     answer_frame: str = "input"
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "SyntheticSpec":
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> SyntheticSpec:
         from dataclasses import fields
 
         from vlmr1.errors import ConfigError
@@ -212,7 +212,7 @@ def make_rows(spec: SyntheticSpec, out_dir: str | Path) -> list[dict[str, Any]]:
             scene, target, solution = counting_scene(rng, spec)
             problem = f"How many {target}s are in the image?"
         path = out / "images" / f"{row_id}.png"
-        _atomic(path, lambda tmp: draw(scene).save(tmp, format="PNG"))
+        _atomic(path, lambda tmp, scene=scene: draw(scene).save(tmp, format="PNG"))
         rows.append({
             "id": row_id, "task": task, "problem": problem, "image": str(path.resolve()),
             "image_size": list(scene.size), "solution": solution, "target": target,

@@ -169,7 +169,9 @@ def __getattr__(name: str) -> Any:
 
 def build_image_processor(sizes: TinySizes = TinySizes()) -> Any:
     """Qwen's PIL image processor with a small pixel budget (a few patches per image)."""
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+    )
 
     return Qwen2VLImageProcessorPil(
         min_pixels=sizes.min_pixels, max_pixels=sizes.max_pixels, patch_size=sizes.patch_size,
