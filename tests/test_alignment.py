@@ -152,3 +152,93 @@ def test_the_check_catches_vlm_r1_pairing(tmp_path, vl_model):
     assert len(probe.vlm_r1_mismatches) == 20
     assert sum(": prompt of " in m for m in probe.vlm_r1_mismatches) == 10
     assert sum(": image of size " in m for m in probe.vlm_r1_mismatches) == 10
+
+
+# -- the same guarantee through vlmr1's own path: config -> engine -> TRL -----------------
+
+from vlmr1.hookspecs import hookimpl  # noqa: E402
+from vlmr1.types import Reward, Verdict  # noqa: E402
+
+
+def _row_index(rid: str) -> int:
+    return int(rid[1:])
+
+
+def aligned_verdict(sample) -> Verdict:
+    """1.0 when everything a Sample carries belongs to the row its prompt asked about."""
+    text = _prompt_text(sample.prompt)
+    asked = re.search(r"picture (r\d+)", text).group(1)
+    i = _row_index(asked)
+    wrong = []
+    if sample.id != asked:
+        wrong.append(f"id {sample.id}")
+    if list(sample.solution) != [i, i + 1, i + 10, i + 11]:
+        wrong.append(f"solution {sample.solution}")
+    if tuple(sample.image_size) != _size(i):
+        wrong.append(f"image_size {sample.image_size}")
+    if sample.input_size is None:
+        wrong.append("no input_size")
+    if not str(sample.image).endswith(f"img{i}.png"):
+        wrong.append(f"image {sample.image}")
+    return Verdict(0.0, f"misaligned for {asked}: {', '.join(wrong)}") if wrong else Verdict(1.0, "aligned")
+
+
+def _align_batch(samples, golds, params):
+    return [aligned_verdict(s) for s in samples]
+
+
+def _align_one(sample, gold, params):
+    return aligned_verdict(sample)
+
+
+class AlignmentPlugin:
+    @hookimpl
+    def register_rewards(self, register):
+        register(Reward("align_inline", score_batch=_align_batch, cheap=True))
+        register(Reward("align_isolated", score=_align_one))  # scored in a worker process
+
+
+def test_engine_rewards_see_their_own_rows_in_real_steps(tmp_path, vl_model):
+    from vlmr1.config import config_from_dict
+    from vlmr1.testing import registered
+    from vlmr1.trainers.grpo import build_trainer
+
+    model, processor = vl_model
+    from vlmr1.trainers import data
+
+    data_rows = data.add_image_sizes(_rows(tmp_path), processor)
+    config = config_from_dict({
+        "task": "rec",
+        "rewards": [{"name": "align_inline"}, {"name": "align_isolated"}],
+        "engine": {"workers": 1, "timeout": 20},
+        "grpo": {"per_device_train_batch_size": PER_DEVICE, "num_generations": G, "max_completion_length": 8,
+                 "max_steps": 2, "gradient_accumulation_steps": 2, "seed": 5},
+    })
+    with registered(AlignmentPlugin(), first_party=True, name="align") as reg:
+        with build_trainer(config, rows=data_rows, model=copy.deepcopy(model), processor=processor,
+                           runtime=Runtime("cpu", False, None), output_dir=tmp_path / "out", registry=reg) as built:
+            built.trainer.train()
+            logs = built.trainer._logs
+            history = [h for h in built.trainer.state.log_history if "reward" in h]
+    # every logged step: each column's batch mean is exactly 1.0 (every completion aligned)
+    assert len(history) == 2
+    for step in history:
+        assert step["rewards/align_inline/mean"] == 1.0 and step["rewards/align_isolated/mean"] == 1.0
+    # and TRL's per-completion log of the last generation batch (12 completions)
+    for name in ("align_inline", "align_isolated"):
+        assert list(logs["rewards"][name]) == [1.0] * 12, list(logs["extra"].get(f"reason/{name}", []))
+        assert set(logs["extra"][f"reason/{name}"]) == {"aligned"}
+
+
+def test_aligned_verdict_can_fail(tmp_path):
+    """The probe is not vacuous: a sample carrying another row's solution is caught."""
+    from vlmr1.types import Sample
+
+    prompt = [{"role": "user", "content": [{"type": "text", "text": "Find the square in picture r3."}]}]
+    good = Sample("x", solution=[3, 4, 13, 14], prompt=prompt, id="r3", image="/d/img3.png",
+                  image_size=_size(3), input_size=(56, 56))
+    assert aligned_verdict(good).score == 1.0
+    bad = Sample("x", solution=[2, 3, 12, 13], prompt=prompt, id="r2", image="/d/img2.png",
+                 image_size=_size(2), input_size=(56, 56))
+    verdict = aligned_verdict(bad)
+    assert verdict.score == 0.0 and "id r2" in verdict.reason and "solution" in verdict.reason
