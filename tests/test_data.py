@@ -237,7 +237,8 @@ def test_input_size_for_a_non_qwen_image_processor_is_measured():
 
 
 def test_datasets_rows_with_pil_images_paths_and_conversations(tmp_path, vlmr1_dir):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     pictures = [Image.new("RGB", (40 + i, 30), (i, 0, 0)) for i in range(3)]
     ds = datasets.Dataset.from_list([
         {"image": pictures[i], "problem": f"q{i}", "solution": f"<answer>{i}</answer>", "task": "counting"}

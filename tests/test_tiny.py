@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 from PIL import Image
+
 from vlmr1.errors import ConfigError
 from vlmr1.trainers import tiny
 
