@@ -8,7 +8,6 @@ import json
 import pytest
 import torch
 from PIL import Image
-
 from vlmr1.errors import ConfigError
 from vlmr1.trainers import tiny
 
