@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlmr1.plugins.math.extract import extract_math_answer, last_boxed, matching_brace
+from vlmr1.plugins.math.extract import clean_answer, extract_math_answer, last_boxed, matching_brace
 from vlmr1.plugins.math.guard import Bounds, check_bounds
 from vlmr1.plugins.math.verify import MATH_DEFAULTS, MathGold, compare_answer, math_score, plain_number, prepare_gold
 from vlmr1.types import Sample
@@ -179,3 +179,18 @@ def test_extraction_and_guard_never_raise(text):
 def test_math_score_never_raises(text):
     v = score(f"<answer>{text}</answer>", "\\frac{1}{2}")
     assert v.score in (0.0, 1.0) and v.reason
+
+
+_balanced = st.recursive(
+    st.text(alphabet="abx0123456789+-^ ", max_size=6),
+    lambda inner: st.lists(inner, max_size=3).map(lambda parts: "{" + "".join(parts) + "}"),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_balanced, min_size=1, max_size=3).map("".join), st.text(alphabet="ab \n$.", max_size=20))
+def test_last_boxed_round_trips_balanced_content(content, prose):
+    text = f"{prose}\\boxed{{1}} {prose}\\boxed{{{content}}}{prose}"
+    assert last_boxed(text) == content
+    assert extract_math_answer(f"<answer>\\boxed{{{content}}}</answer>")[0] == (clean_answer(content) or None)
