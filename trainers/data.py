@@ -188,11 +188,11 @@ def convert_row(raw: Mapping[str, Any], *, image_root: str | Path | None, task: 
         if isinstance(image, list) and len(image) == 1:
             image = image[0]
     if image is not None:
-        root = Path(image_root) if image_root else Path(".")
+        root = str(image_root) if image_root else "."
         if isinstance(image, str):
-            row["image"] = str((root / image).resolve())
+            row["image"] = os.path.abspath(os.path.join(root, image))
         elif isinstance(image, list) and all(isinstance(p, str) for p in image):
-            row["image"] = [str((root / p).resolve()) for p in image]
+            row["image"] = [os.path.abspath(os.path.join(root, p)) for p in image]
         else:
             raise ValueError(f"`image` must be a path or a list of paths, not {type(image).__name__}")
     return row
@@ -452,6 +452,7 @@ def add_image_sizes(rows: list[dict[str, Any]], processor: Any = None) -> list[d
 
     sizer = InputSizer(processor) if processor is not None and hasattr(processor, "image_processor") else None
     problems = Problems()
+    known: dict[str, Any] = {}
     for row in rows:
         images = row.get("image")
         if not images:
@@ -459,11 +460,16 @@ def add_image_sizes(rows: list[dict[str, Any]], processor: Any = None) -> list[d
         paths = [images] if isinstance(images, str) else list(images)
         sizes = []
         for path in paths:
-            try:
-                with Image.open(path) as im:
-                    sizes.append(list(im.size))
-            except OSError as exc:
-                problems.add(row.get("source", row.get("id")), f"row {row.get('id')!r}: cannot read image {path}: {exc}")
+            if path not in known:  # many rows share an image (several questions per picture)
+                try:
+                    with Image.open(path) as im:
+                        known[path] = list(im.size)
+                except OSError as exc:
+                    known[path] = f"cannot read image {path}: {exc}"
+            if isinstance(known[path], str):
+                problems.add(row.get("source", row.get("id")), f"row {row.get('id')!r}: {known[path]}")
+            else:
+                sizes.append(list(known[path]))
         if len(sizes) != len(paths):
             continue
         stated = row.get("image_size")
