@@ -30,12 +30,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .config import Config, RewardSpec
 from .errors import ConfigError, PluginFailure
 from .metrics import column_metrics, failure_kind, weighted_total
-from .pool import WorkerPool, failure_reason
+from .pool import ItemError, WorkerPool, failure_reason
 from .types import Reward, Sample, Verdict, Verifier
 
 __all__ = ["Engine", "BatchResult"]
 
 GOLD_CACHE_SIZE = 8192
+SPARE_WORKERS = 8  # see WorkerPool: workers that take over from stalled (hung) tasks
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _failed(kind: str, reason: str, **details: Any) -> Verdict:
     return Verdict(None, reason, details={"failure": kind, **details})
 
 
-def _from_exception(exc: BaseException, prefix: str = "", **extra: Any) -> Verdict:
+def _from_exception(exc: Any, prefix: str = "", **extra: Any) -> Verdict:
     reason, details = failure_reason(exc)
     kind = reason if reason in ("timeout", "crashed", "memory") else "error"
     if reason == "crashed" and "signal" in details:
@@ -133,7 +134,8 @@ class Engine:
         self.config = config
         self.registry = registry
         e = config.engine
-        self.pool = WorkerPool(e.workers, e.timeout, e.max_tasks_per_worker, e.memory_mb)
+        self.pool = WorkerPool(e.workers, e.timeout, e.max_tasks_per_worker, e.memory_mb,
+                               spare=getattr(e, "spare_workers", SPARE_WORKERS), stall_after=getattr(e, "stall_after", None))
         self._columns = self._plan(config.rewards)
         self._weights = {c.name: float(c.spec.weight) for c in self._columns}
         self._golds: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
@@ -306,13 +308,9 @@ class Engine:
                 except Exception as exc:
                     out[i] = _from_exception(exc)
         else:
-            results = await asyncio.gather(
-                *(self.pool.run(c.scorer, samples[i], golds[i], c.params) for i in ready), return_exceptions=True
-            )
+            results = await self.pool.map(c.scorer, [(samples[i], golds[i], c.params) for i in ready])
             for i, r in zip(ready, results):
-                if isinstance(r, asyncio.CancelledError):
-                    raise r
-                out[i] = _from_exception(r) if isinstance(r, BaseException) else _checked(r)
+                out[i] = _from_exception(r) if isinstance(r, (BaseException, ItemError)) else _checked(r)
         return out  # type: ignore[return-value]
 
     async def _async_batch(self, c: _Column, samples: list[Sample]) -> list[Verdict]:
@@ -347,7 +345,7 @@ class Engine:
         stats.gold_prepared += len(missing)
         fresh: dict[tuple[str, str, str], Any] = {}
         if c.mode == "isolated" and not self.pool.inline:
-            results = await asyncio.gather(*(self.pool.run(c.prepare, sol, c.params) for sol in missing.values()), return_exceptions=True)
+            results = await self.pool.map(c.prepare, [(sol, c.params) for sol in missing.values()])
         else:
             results = []
             for sol in missing.values():
@@ -356,9 +354,7 @@ class Engine:
                 except Exception as exc:
                     results.append(exc)
         for key, r in zip(missing, results):
-            if isinstance(r, asyncio.CancelledError):
-                raise r
-            if isinstance(r, BaseException):
+            if isinstance(r, (BaseException, ItemError)):
                 fresh[key] = _GoldFailure(_from_exception(r, prefix="gold_error: ", stage="gold"))
             else:
                 fresh[key] = r

@@ -1,10 +1,18 @@
 """The worker pool that isolated rewards run in, and how its failures are named.
 
 pebble's ProcessPool is used because it can do what ``concurrent.futures`` cannot:
-kill the one worker whose task ran past its wall-clock timeout (and start a fresh
-one in its place), notice a worker that died (abort, segfault, OOM kill) and fail
-only the task it held, and recycle workers after N tasks so a leaky plugin cannot
-grow without bound. Each worker also gets an address-space cap (RLIMIT_AS).
+kill the one worker that is stuck (and start a fresh one in its place), notice a
+worker that died (abort, segfault, OOM kill) and fail only the task it held, and
+recycle workers after N tasks so a leaky plugin cannot grow without bound. Each
+worker also gets an address-space cap (RLIMIT_AS).
+
+Items travel in small chunks, not one pebble task each: a pebble round trip costs
+0.1-0.3 ms, more than a fast verifier's whole check. The timeout stays per item: the
+worker records in shared memory which item of its chunk it is on and since when,
+and the parent kills a worker whose current item has run past ``timeout``. That
+item gets "timeout" (or "crashed" if the worker died under it); the chunk's other
+items are simply run again. A chunk that stalls gives up its slot, and the next
+chunk starts on a spare worker, so a few hung items do not hold up the batch.
 
 Work crosses into a worker as ``(callable, args)``: callables pickle by reference
 (module-level functions), so plugins registered in-process with
@@ -15,17 +23,19 @@ name in the worker.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import TimeoutError as FuturesTimeout
-from typing import Any, Callable
+import time
+from typing import Any, Callable, Sequence
 
-__all__ = ["WorkerPool", "failure_reason", "FAILURE_KINDS"]
+__all__ = ["WorkerPool", "ItemError", "failure_reason"]
 
-# Reasons the engine gives when a reward did not produce a verdict (besides "error: ...").
-FAILURE_KINDS = ("timeout", "crashed", "memory")
+_SLOTS = 256  # concurrent chunks whose progress the parent can see
+_PROGRESS: dict[int, Any] = {}  # pool id -> shared array, inherited by forked workers
+_ids = itertools.count()
 
 
 def _page_size() -> int:
@@ -36,16 +46,17 @@ def _page_size() -> int:
 
 
 def _init_worker(memory_mb: int | None) -> None:
-    """Runs once in each new worker: ignore Ctrl-C (the parent handles it) and cap memory.
+    """Runs once in each new worker: ignore Ctrl-C (the parent handles it), no fault
+    handler stack dumps (a crash is reported as "crashed: SIGSEGV"), and cap memory.
 
     The cap is ``memory_mb`` of headroom above the address space the worker already
     has when it starts: a worker forked from a trainer inherits gigabytes of mapped
     (shared, copy-on-write) memory, and a cap below that would break every task.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import faulthandler
 
-    faulthandler.disable()  # a crash is reported as "crashed: SIGSEGV", not a stack dump per item
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.disable()
     if not memory_mb or sys.platform != "linux":
         return
     import resource
@@ -62,34 +73,65 @@ def _init_worker(memory_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def call(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn(*args)`` where a worker would, turning a MemoryError into a marked result.
+class ItemError:
+    """An item's exception, reduced to names and text so it always pickles back."""
 
-    Re-raising MemoryError across the process boundary could itself fail to allocate;
-    returning a small marker is more reliable.
-    """
+    __slots__ = ("type", "message")
+
+    def __init__(self, type_: str, message: str) -> None:
+        self.type, self.message = type_, message
+
+    def __reduce__(self) -> Any:
+        return (ItemError, (self.type, self.message))
+
+
+def run_chunk(pool_id: int, slot: int, fn: Callable[..., Any], chunk: Sequence[tuple]) -> list[Any]:
+    """In a worker: ``fn(*args)`` for each args, recording progress for the parent."""
+    progress = _PROGRESS.get(pool_id)
+    out: list[Any] = []
+    for j, args in enumerate(chunk):
+        if progress is not None:
+            progress[2 * slot + 1] = time.time()
+            progress[2 * slot] = j
+        try:
+            out.append(fn(*args))
+        except MemoryError:
+            out.append(ItemError("MemoryError", "out of memory"))
+        except Exception as exc:  # the item's own failure; the chunk goes on
+            out.append(ItemError(type(exc).__name__, str(exc)))
+    if progress is not None:
+        progress[2 * slot] = len(chunk)
+    try:  # results that cannot cross back fail alone, not the chunk
+        import pickle
+
+        pickle.dumps(out)
+    except Exception:
+        out = [_picklable(r) for r in out]
+    return out
+
+
+def _picklable(value: Any) -> Any:
+    import pickle
+
     try:
-        return fn(*args)
-    except MemoryError:
-        return _MEMORY
+        pickle.dumps(value)
+        return value
+    except Exception as exc:
+        return ItemError(type(exc).__name__, f"result cannot be sent back: {exc}")
 
 
-class _MemoryMarker:
-    def __reduce__(self) -> str:
-        return "_MEMORY"
+def _noop() -> int:
+    return os.getpid()
 
 
-_MEMORY = _MemoryMarker()
-
-
-def failure_reason(exc: BaseException) -> tuple[str, dict[str, Any]]:
-    """A short reason and details for a task that did not return a result."""
+def failure_reason(failure: Any) -> tuple[str, dict[str, Any]]:
+    """A short reason and details for an item that gave no result."""
     from pebble import ProcessExpired
 
-    if isinstance(exc, (FuturesTimeout, asyncio.TimeoutError, TimeoutError)):
+    if isinstance(failure, (TimeoutError, asyncio.TimeoutError)):
         return "timeout", {}
-    if isinstance(exc, ProcessExpired):
-        code = exc.exitcode
+    if isinstance(failure, ProcessExpired):
+        code = failure.exitcode
         details: dict[str, Any] = {"exitcode": code}
         if code is not None and code < 0:
             try:
@@ -97,65 +139,202 @@ def failure_reason(exc: BaseException) -> tuple[str, dict[str, Any]]:
             except ValueError:
                 details["signal"] = -code
         return "crashed", details
-    if isinstance(exc, MemoryError):
+    if isinstance(failure, ItemError):
+        name, msg = failure.type, failure.message
+    else:
+        name, msg = type(failure).__name__, str(failure)
+    if name == "MemoryError":
         return "memory", {}
-    msg = str(exc).replace("\n", " ")
+    msg = msg.replace("\n", " ")
     if len(msg) > 200:
         msg = msg[:197] + "..."
-    return f"error: {type(exc).__name__}: {msg}", {"exception": type(exc).__name__}
+    return f"error: {name}: {msg}", {"exception": name}
 
 
 class WorkerPool:
-    """A lazily started pebble ProcessPool; ``workers=0`` runs everything inline (unsafe)."""
+    """Lazily started pebble pools; ``workers=0`` runs everything inline (unsafe).
 
-    def __init__(self, workers: int, timeout: float | None, max_tasks: int, memory_mb: int | None) -> None:
+    At most ``workers`` chunks run at once on the main pool. A chunk whose current
+    item has run ``stall_after`` seconds (a hang, until its timeout kills it) gives
+    up its slot, and the next chunk starts on a spare worker from a second, lazily
+    started pool of ``spare`` workers, used only while the main one is held up.
+    ``stall_after`` is ten times the typical item time, at least 0.1 s, at most half
+    the timeout.
+    """
+
+    def __init__(self, workers: int, timeout: float | None, max_tasks: int, memory_mb: int | None,
+                 spare: int = 8, stall_after: float | None = None, chunk_s: float = 0.02) -> None:
         self.workers = int(workers)
         self.timeout = timeout
         self.max_tasks = int(max_tasks or 0)
         self.memory_mb = memory_mb
-        self._pool: Any = None
+        self.spare = max(0, int(spare))
+        self.fixed_stall = stall_after
+        self.chunk_s = chunk_s
+        self._pools: list[Any] = [None, None]
+        self._inflight = [0, 0]
+        self._slots: dict[Any, asyncio.Semaphore] = {}
+        self._free = list(range(_SLOTS))
+        self._item_s = 0.001  # EWMA of seconds per item
         self._pid = os.getpid()
+        self._id = next(_ids)
+        self._progress: Any = None
 
     @property
     def inline(self) -> bool:
         return self.workers <= 0
 
-    def _get(self) -> Any:
-        if self._pool is None or self._pid != os.getpid():
+    @property
+    def stall_after(self) -> float:
+        if self.fixed_stall is not None:
+            return self.fixed_stall
+        cap = self.timeout / 2 if self.timeout else 5.0
+        return min(max(0.1, 10 * self._item_s), cap)
+
+    def _get(self, which: int = 0) -> Any:
+        if self._pid != os.getpid():  # a forked copy of the engine: never touch the parent's pools
+            self._pools, self._inflight, self._slots, self._pid = [None, None], [0, 0], {}, os.getpid()
+        if self._progress is None and sys.platform == "linux":
+            self._progress = multiprocessing.RawArray("d", 2 * _SLOTS)  # before any worker forks
+            _PROGRESS[self._id] = self._progress
+        if self._pools[which] is None:
             from pebble import ProcessPool
 
             method = "fork" if sys.platform == "linux" else None
-            ctx = multiprocessing.get_context(method)
-            self._pool = ProcessPool(
-                max_workers=self.workers,
+            self._pools[which] = ProcessPool(
+                max_workers=self.workers if which == 0 else self.spare,
                 max_tasks=self.max_tasks,
                 initializer=_init_worker,
                 initargs=(self.memory_mb,),
-                context=ctx,
+                context=multiprocessing.get_context(method),
             )
-            self._pid = os.getpid()
-        return self._pool
+        return self._pools[which]
 
-    def start(self) -> None:
-        """Start the workers now (otherwise the first isolated task starts them)."""
-        if not self.inline:
-            self._get()
+    def start(self) -> list[int]:
+        """Start the main pool's workers now (otherwise the first isolated task does); their pids."""
+        if self.inline:
+            return []
+        pool = self._get(0)
+        return sorted({f.result() for f in [pool.schedule(_noop) for _ in range(self.workers * 2)]})
+
+    # -- running ------------------------------------------------------------------------
+    async def map(self, fn: Callable[..., Any], items: Sequence[tuple]) -> list[Any]:
+        """``fn(*args)`` for each args: results, or failures (``ItemError``, ``TimeoutError``,
+        pebble's ``ProcessExpired``) in their place. Never raises for an item."""
+        if not items:
+            return []
+        if self.inline:
+            return [self._inline(fn, args) for args in items]
+        size = max(1, min(64, int(self.chunk_s / max(self._item_s, 1e-6)), -(-len(items) // (2 * self.workers))))
+        chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
+        out: list[Any] = [None] * len(items)
+        await asyncio.gather(*(self._run_chunk(fn, items, idx, out) for idx in chunks))
+        return out
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` in a worker under the timeout; raises what the task raised,
-        ``TimeoutError``, pebble's ``ProcessExpired`` or ``MemoryError``."""
-        if self.inline:
-            result = call(fn, *args)
-        else:
-            future = self._get().schedule(call, args=(fn, *args), timeout=self.timeout)
-            result = await asyncio.wrap_future(future)
-        if result is _MEMORY or isinstance(result, _MemoryMarker):
-            raise MemoryError("worker ran out of memory")
+        """One call; raises its failure."""
+        (result,) = await self.map(fn, [args])
+        if isinstance(result, BaseException):
+            raise result
+        if isinstance(result, ItemError):
+            raise RuntimeError(f"{result.type}: {result.message}")
         return result
 
-    def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None and self._pid == os.getpid():
-            pool.stop()
-            pool.join(timeout=5)
+    @staticmethod
+    def _inline(fn: Callable[..., Any], args: tuple) -> Any:
+        try:
+            return fn(*args)
+        except MemoryError:
+            return ItemError("MemoryError", "out of memory")
+        except Exception as exc:
+            return ItemError(type(exc).__name__, str(exc))
 
+    def _slot(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        sem = self._slots.get(loop)
+        if sem is None:
+            sem = self._slots[loop] = asyncio.Semaphore(self.workers)
+        return sem
+
+    async def _run_chunk(self, fn: Callable[..., Any], items: Sequence[tuple], idx: list[int], out: list[Any]) -> None:
+        """Run items ``idx`` as one task; on a kill or crash, blame the current item and rerun the rest."""
+        from pebble import ProcessExpired
+
+        while idx:
+            sem = self._slot()
+            await sem.acquire()
+            holding = True
+            which = 0 if self._inflight[0] < self.workers or self.spare == 0 or self._inflight[1] >= self.spare else 1
+            self._inflight[which] += 1
+            slot = self._free.pop() if self._free else None
+            progress = self._progress if slot is not None else None
+            if progress is not None:
+                progress[2 * slot], progress[2 * slot + 1] = -1.0, 0.0
+            started = time.perf_counter()
+            backstop = (self.timeout * len(idx) + 5.0) if self.timeout else None
+            raw = self._get(which).schedule(run_chunk, args=(self._id, slot if slot is not None else 0, fn, [items[i] for i in idx]),
+                                            timeout=backstop)
+            future = asyncio.wrap_future(raw)
+            culprit: int | None = None
+            failure: Any = None
+            try:
+                while True:
+                    done, _ = await asyncio.wait({future}, timeout=0.05)
+                    if done:
+                        break
+                    if progress is None or not raw.running():
+                        continue
+                    j, since = int(progress[2 * slot]), progress[2 * slot + 1]
+                    if 0 <= j < len(idx) and since > 0:
+                        ran = time.time() - since
+                        if self.timeout and ran > self.timeout:
+                            culprit, failure = j, TimeoutError()
+                            raw.cancel()  # pebble kills the worker
+                            break
+                        if holding and self.spare and ran > self.stall_after:
+                            sem.release()  # let the next chunk start on a spare worker
+                            holding = False
+                if culprit is None:
+                    try:
+                        results = future.result()
+                    except ProcessExpired as exc:
+                        j = int(progress[2 * slot]) if progress is not None else -1
+                        culprit, failure = (j if 0 <= j < len(idx) else 0), exc
+                    except (TimeoutError, asyncio.TimeoutError) as exc:  # the backstop
+                        j = int(progress[2 * slot]) if progress is not None else -1
+                        culprit, failure = (j if 0 <= j < len(idx) else 0), exc
+                    except Exception as exc:  # the chunk could not run (arguments that do not pickle...)
+                        if len(idx) == 1:
+                            out[idx[0]] = ItemError(type(exc).__name__, str(exc))
+                            return
+                        await asyncio.gather(*(self._run_chunk(fn, items, [i], out) for i in idx))
+                        return
+                    else:
+                        for i, r in zip(idx, results):
+                            out[i] = r
+                        per_item = (time.perf_counter() - started) / len(idx)
+                        self._item_s = 0.8 * self._item_s + 0.2 * per_item
+                        return
+            except asyncio.CancelledError:
+                raw.cancel()
+                raise
+            finally:
+                self._inflight[which] -= 1
+                if slot is not None:
+                    self._free.append(slot)
+                if holding:
+                    sem.release()
+            out[idx[culprit]] = failure
+            idx = idx[:culprit] + idx[culprit + 1:]  # the others did nothing wrong: run them again
+
+    def close(self) -> None:
+        pools, self._pools = self._pools, [None, None]
+        if self._pid != os.getpid():
+            return
+        for pool in pools:
+            if pool is not None:
+                pool.stop()
+        for pool in pools:
+            if pool is not None:
+                pool.join(timeout=5)
+        _PROGRESS.pop(self._id, None)

@@ -127,9 +127,9 @@ def test_isolated_rewards_run_in_workers_and_cheap_ones_inline():
     with Engine(cfg, fault_registry()) as eng:
         assert eng.column_mode("pids") == "isolated" and eng.column_mode("cheap") == "inline"
         r = eng.score([Sample(str(i)) for i in range(6)])
-        first_pool = eng.pool._pool
+        first_pool = eng.pool._pools[0]
         r2 = eng.score([Sample("x")])
-        assert eng.pool._pool is first_pool  # one pool per engine, reused across batches
+        assert eng.pool._pools[0] is first_pool  # one pool per engine, reused across batches
     pids = {v.details["pid"] for v in r.verdicts["pids"]}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
     assert r2.columns["pids"] == [1.0]

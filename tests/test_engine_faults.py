@@ -61,14 +61,14 @@ def test_crash_details_carry_the_signal():
 
 def test_all_faults_in_one_batch_end_within_about_one_timeout():
     texts = list(FAULTS) + ["x"] * 20
-    with engine(workers=8, timeout=1.0) as eng:
+    with engine(workers=2, timeout=2.0) as eng:
         eng.pool.start()
         t = time.monotonic()
         result = eng.score(batch(texts))
         wall = time.monotonic() - t
     assert result.reasons["faulty"][: len(FAULTS)] == list(FAULTS.values())
     assert result.columns["faulty"][len(FAULTS):] == [0.5] * 20
-    assert wall < 1.0 + 3.0, wall  # generous: a bound, not a benchmark
+    assert wall < 2.0 + 3.0, wall  # four hang-like items on two workers: spares take over (a bound, not a benchmark)
 
 
 def test_next_batch_runs_at_full_speed_after_a_hang():
@@ -116,7 +116,28 @@ def test_inline_mode_catches_exceptions_but_cannot_stop_hangs():
 
 def test_workers_are_recycled_after_max_tasks():
     cfg = Config((RewardSpec("pids"),), EngineConfig(workers=1, max_tasks_per_worker=3, dedupe=False))
-    with Engine(cfg, fault_registry()) as eng:
-        result = eng.score(batch(["x"] * 9))
-    pids = [v.details["pid"] for v in result.verdicts["pids"]]
+    with Engine(cfg, fault_registry()) as eng:  # one-item batches: one pebble task each
+        pids = [eng.score(batch(["x"])).verdicts["pids"][0].details["pid"] for _ in range(9)]
     assert len(set(pids)) == 3, pids
+
+
+@pytest.mark.parametrize("fault", ["hang", "segv", "abort"])
+def test_a_fault_inside_a_chunk_costs_only_its_item(fault):
+    """Items travel in chunks; a kill or crash blames the item the worker was on and
+    the chunk's other items are run again."""
+    texts = [f"item{i:02d}" for i in range(40)]
+    texts[17] = fault
+    with engine(workers=1, timeout=1.0) as eng:
+        result = eng.score(batch(texts))
+    col = result.columns["faulty"]
+    assert result.reasons["faulty"][17] == FAULTS[fault]
+    assert [c for i, c in enumerate(col) if i != 17] == [len(t) % 3 / 2 for i, t in enumerate(texts) if i != 17]
+
+
+def test_the_timeout_is_per_item_not_per_chunk():
+    """Ten items of 0.3 s each share a chunk on one worker; none of them is over 0.8 s."""
+    cfg = Config((RewardSpec("faulty", params={"sleep": 0.3}),), EngineConfig(workers=1, timeout=0.8, dedupe=False))
+    with Engine(cfg, fault_registry()) as eng:
+        eng.pool._item_s = 0.001  # as if earlier items were fast: the chunk is large
+        result = eng.score(batch([f"sleep{i}" for i in range(10)]))
+    assert result.metrics["rewards/faulty/timeouts"] == 0, result.reasons["faulty"]
