@@ -33,18 +33,28 @@ __all__ = [
 
 def as_boxes(boxes: Any) -> np.ndarray:
     """An (n, 4) float array of x1, y1, x2, y2 with corners put in order."""
-    a = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    x1, x2 = np.minimum(a[:, 0], a[:, 2]), np.maximum(a[:, 0], a[:, 2])
-    y1, y2 = np.minimum(a[:, 1], a[:, 3]), np.maximum(a[:, 1], a[:, 3])
-    return np.stack([x1, y1, x2, y2], axis=1)
+    return np.stack(_columns(boxes), axis=1)
 
 
-def _iou_core(a: np.ndarray, b: np.ndarray, giou: bool) -> np.ndarray:
-    """IoU (or GIoU) of broadcastable box arrays ``a[..., 4]`` and ``b[..., 4]``."""
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0, None)
+def _columns(boxes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Contiguous x1, y1, x2, y2 columns (corners in order): the array work happens on
+    contiguous 1-d arrays, several times faster than strided ``[:, k]`` views."""
+    t = np.ascontiguousarray(np.asarray(boxes, dtype=np.float64).reshape(-1, 4).T)
+    x1, x2 = np.minimum(t[0], t[2]), np.maximum(t[0], t[2])
+    y1, y2 = np.minimum(t[1], t[3]), np.maximum(t[1], t[3])
+    return x1, y1, x2, y2
+
+
+def _iou_core(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], giou: bool) -> np.ndarray:
+    """IoU (or GIoU) of broadcastable column tuples ``a`` and ``b`` (x1, y1, x2, y2)."""
+    ax1, ay1, ax2, ay2 = a
+    bx1, by1, bx2, by2 = b
+    area_a = (ax2 - ax1) * (ay2 - ay1)
+    area_b = (bx2 - bx1) * (by2 - by1)
+    iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
+    ih = np.minimum(ay2, by2) - np.maximum(ay1, by1)
+    np.maximum(iw, 0.0, out=iw)
+    np.maximum(ih, 0.0, out=ih)
     inter = iw * ih
     union = area_a + area_b - inter
     ok = (area_a > 0) & (area_b > 0) & (union > 0)
@@ -52,21 +62,21 @@ def _iou_core(a: np.ndarray, b: np.ndarray, giou: bool) -> np.ndarray:
         iou = np.where(ok, inter / np.where(ok, union, 1.0), 0.0)
         if not giou:
             return iou
-        cw = np.maximum(a[..., 2], b[..., 2]) - np.minimum(a[..., 0], b[..., 0])
-        ch = np.maximum(a[..., 3], b[..., 3]) - np.minimum(a[..., 1], b[..., 1])
-        c = cw * ch
+        c = (np.maximum(ax2, bx2) - np.minimum(ax1, bx1)) * (np.maximum(ay2, by2) - np.minimum(ay1, by1))
         has_c = c > 0
         return np.where(has_c, iou - (c - union) / np.where(has_c, c, 1.0), iou)
 
 
 def box_iou_pairs(a: Any, b: Any, giou: bool = False) -> np.ndarray:
     """IoU of row i of ``a`` with row i of ``b``; both (n, 4)."""
-    return _iou_core(as_boxes(a), as_boxes(b), giou)
+    return _iou_core(_columns(a), _columns(b), giou)
 
 
 def box_iou_matrix(a: Any, b: Any, giou: bool = False) -> np.ndarray:
     """IoU of every row of ``a`` (n, 4) with every row of ``b`` (m, 4): an (n, m) array."""
-    return _iou_core(as_boxes(a)[:, None, :], as_boxes(b)[None, :, :], giou)
+    ca = tuple(c[:, None] for c in _columns(a))
+    cb = tuple(c[None, :] for c in _columns(b))
+    return _iou_core(ca, cb, giou)
 
 
 def rotated_corners(cx: float, cy: float, w: float, h: float, angle_deg: float) -> list[tuple[float, float]]:
