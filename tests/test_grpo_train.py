@@ -69,7 +69,8 @@ def test_train_from_a_vlm_r1_data_yaml(vlmr1_layout):
     assert "no GPU found: training in float32 on CPU" in result.output
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     step = next(r for r in records if "reward" in r)
-    for key in ("rewards/format/mean", "rewards/iou/mean", "rewards/format/errors", "engine/items_per_s"):
+    for key in ("rewards/format/mean", "rewards/iou/mean", "rewards/format/errors", "engine/items_per_s",
+                "timing/rewards_s", "step_time"):
         assert key in step, key
     assert step["step"] == 1
     # the trained model is saved and loads back through `model.path`
