@@ -76,6 +76,7 @@ class BoxView:
     iou_unconverted: float | None
     image_note: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    frame_note: str = ""
 
 
 def reason_bucket(reason: str) -> str:
@@ -137,40 +138,27 @@ def rank(rows: Sequence[dict[str, Any]], by: str, k: int) -> tuple[list[int], li
 
 
 # -- boxes and frames ---------------------------------------------------------------
+# Parsing and frame resolution are the iou plugin's own, so the report reads an answer
+# exactly as the reward did (same answer region, same box syntaxes, same `auto` rules).
 Box = tuple[float, float, float, float]
-_BOX_LIST = re.compile(r"\[\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\]")
-_QWEN_BOX = re.compile(r"\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)\s*,\s*\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)")
 FRAMES = ("auto", "original", "input", "norm1000", "norm1")
 
 
-def parse_boxes(value: Any) -> list[Box]:
-    """Every ``[x1, y1, x2, y2]`` (or Qwen ``(x1,y1),(x2,y2)``) in a solution or an answer."""
+def parse_boxes(value: Any, solution: bool = False) -> list[Box]:
+    """The axis-aligned boxes in an answer (or, with ``solution``, a ground truth)."""
+    from vlmr1.plugins.iou.parse import parse_answer, parse_solution
+
     if value is None:
         return []
-    if isinstance(value, (list, tuple)) and len(value) == 4 and all(_num(v) is not None for v in value):
-        return [tuple(float(v) for v in value)]  # type: ignore[list-item]
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    out: list[Box] = []
-    for pattern in (_BOX_LIST, _QWEN_BOX):
-        for m in pattern.finditer(text):
-            try:
-                out.append(tuple(float(g) for g in m.groups()))  # type: ignore[arg-type]
-            except ValueError:
-                continue
-        if out:
-            break
-    return out
+    parsed = parse_solution(value) if solution else parse_answer(value)
+    return [s.coords for s in parsed.shapes if s.kind == "box" and len(s.coords) == 4]  # type: ignore[misc]
 
 
-def to_original(box: Box, frame: str, image_size: tuple[int, int], input_size: tuple[int, int]) -> Box:
-    """A box from the frame the model answered in to pixels of the original image."""
-    w, h = image_size
-    sx, sy = {
-        "original": (1.0, 1.0),
-        "input": (w / input_size[0], h / input_size[1]),
-        "norm1000": (w / 1000, h / 1000),
-        "norm1": (float(w), float(h)),
-    }[frame]
+def to_original(box: Box, frame: str, image_size: tuple[int, int], input_size: tuple[int, int] | None) -> Box:
+    """A box from ``frame`` to pixels of the original image (the iou plugin's factors)."""
+    from vlmr1.plugins.iou.frames import scale_to_original
+
+    sx, sy = scale_to_original(frame, image_size, input_size)
     return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
 
@@ -189,33 +177,39 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _size(v: Any) -> tuple[int, int] | None:
-    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) and x > 0 for x in v):
-        return int(v[0]), int(v[1])
-    return None
-
-
-def _answer_text(completion: Any) -> str:
-    if isinstance(completion, list):  # TRL-style messages
-        completion = " ".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
-    text = str(completion or "")
-    found = re.findall(r"<answer>(.*?)</answer>", text, re.DOTALL)
-    return found[-1] if found else text
-
-
 def box_view(row: dict[str, Any], frame: str = "auto") -> BoxView | None:
-    """The boxes of a box-task row in both frames; None for rows that are not about boxes."""
-    gold = parse_boxes(row.get("solution"))
-    image_size = _size(row.get("image_size"))
-    if not gold or image_size is None:
+    """The boxes of a box-task row in both frames; None for rows that are not about boxes.
+
+    ``auto`` resolves per row as the iou reward does: the row's ``frame`` column, its
+    ``model_family``, else the model-input frame when ``input_size`` differs from
+    ``image_size``.
+    """
+    from vlmr1.plugins.iou.frames import resolve_frames
+
+    from .rows import sample_from_row
+
+    gold = parse_boxes(row.get("solution"), solution=True)
+    if not gold:
         return None
-    input_size = _size(row.get("input_size")) or image_size
-    if frame == "auto":
-        frame = "input" if input_size != image_size else "original"
-    pred = parse_boxes(_answer_text(row.get("completion")))
-    conv = [to_original(b, frame, image_size, input_size) for b in pred]
+    try:
+        sample = sample_from_row({k: v for k, v in row.items() if k not in ("rewards", "reward", "reasons")})
+    except Exception:  # a row the engine could not read either: nothing to draw
+        return None
+    if sample.image_size is None:
+        return None
+    frames = resolve_frames(sample, {} if frame == "auto" else {"frame": frame})
+    note = ""
+    if isinstance(frames, str):  # e.g. frame input without any input size: say so, draw as given
+        note, pred_frame, gold_frame, input_size = f"frame not resolved ({frames}); drawn as original pixels", "original", "original", None
+    else:
+        pred_frame, gold_frame, input_size = frames.pred, frames.gold, frames.input_size
+    image_size = sample.image_size
+    input_size = input_size or image_size
+    gold = [to_original(g, gold_frame, image_size, input_size) for g in gold]
+    pred = parse_boxes(row.get("completion"))
+    conv = [to_original(b, pred_frame, image_size, input_size) for b in pred]
     best = lambda ps: max((iou(p, g) for p in ps for g in gold), default=0.0) if ps else None  # noqa: E731
-    return BoxView(frame, image_size, input_size, pred, gold, best(conv), best(pred))
+    return BoxView(pred_frame, image_size, input_size, pred, gold, best(conv), best(pred), frame_note=note)
 
 
 def _open_image(row: dict[str, Any], roots: Sequence[Path], size: tuple[int, int]) -> tuple[Any, str]:

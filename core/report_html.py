@@ -65,7 +65,7 @@ def _boxes(view: BoxView) -> str:
         + "</p>"
     )
     ious = f"IoU converted from frame <b>{escape(view.frame)}</b>: {_f(view.iou_converted)}; IoU of the numbers as given: {_f(view.iou_unconverted)}"
-    note = f'<p class="note">{escape(view.image_note)}</p>' if view.image_note else ""
+    note = "".join(f'<p class="note">{escape(n)}</p>' for n in (view.frame_note, view.image_note) if n)
     panels = (
         f'<figure><img src="{view.files["input"]}" alt="model input frame"><figcaption>model input frame {iw}&times;{ih}</figcaption></figure>'
         f'<figure><img src="{view.files["original"]}" alt="original frame"><figcaption>original image {w}&times;{h}</figcaption></figure>'

@@ -140,9 +140,21 @@ def test_histograms_are_real_pngs(built):
 def test_box_parsing_handles_the_usual_answer_shapes():
     assert report.parse_boxes('{"bbox_2d": [1, 2.5, 3, 4]}') == [(1.0, 2.5, 3.0, 4.0)]
     assert report.parse_boxes("<|box_start|>(10,20),(30,40)<|box_end|>") == [(10.0, 20.0, 30.0, 40.0)]
-    assert report.parse_boxes([[1, 2, 3, 4], [5, 6, 7, 8]]) == [(1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0)]
+    assert report.parse_boxes([[1, 2, 3, 4], [5, 6, 7, 8]], solution=True) == [(1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0)]
     assert report.parse_boxes("no box here") == []
     assert report.to_original((100, 100, 500, 500), "norm1000", (640, 480), (640, 480)) == (64.0, 48.0, 320.0, 240.0)
+
+
+def test_auto_frame_follows_the_iou_rewards_rules(tmp_path):
+    # a Qwen2-VL row answers in [0, 1000): auto reads model_family, as the iou reward does
+    row = {"image_size": [640, 480], "model_family": "qwen2-vl", "solution": [64, 48, 320, 240],
+           "completion": '<answer>{"bbox_2d": [100, 100, 500, 500]}</answer>', "rewards": {}, "reward": None, "reasons": {}}
+    view = report.box_view(row)
+    assert view.frame == "norm1000" and view.iou_converted == pytest.approx(1.0)
+    # frame input without any input size: drawn as given, and the page says why
+    row = dict(row, model_family=None)
+    view = report.box_view(row, frame="input")
+    assert view.frame == "original" and "no_input_size" in view.frame_note
 
 
 def test_unreadable_files_get_errors_that_say_what_to_do(tmp_path):

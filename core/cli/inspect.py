@@ -13,7 +13,7 @@ from ..report import FRAMES, TOTAL, build_report
 @click.option("--image-root", "image_roots", multiple=True, type=click.Path(file_okay=False), help="Where relative image paths live (repeatable); the file's own folder is always tried.")
 @click.option("-k", "--top", "k", default=5, show_default=True, type=click.IntRange(1, 200), help="How many lowest and highest rows to show.")
 @click.option("--by", default=TOTAL, show_default=True, help="Rank rows by this reward column (default: the weighted total).")
-@click.option("--frame", default="auto", show_default=True, type=click.Choice(FRAMES), help="Frame of the model's boxes; auto: input frame when a row's input_size differs from image_size.")
+@click.option("--frame", default="auto", show_default=True, type=click.Choice(FRAMES), help="Frame of the model's boxes; auto: per row, as the iou reward resolves it.")
 def inspect_cmd(scored: str, out: str | None, image_roots: tuple[str, ...], k: int, by: str, frame: str) -> None:
     """Write an HTML report: reward histograms, summary, best/worst rows, boxes in both frames."""
     from pathlib import Path
