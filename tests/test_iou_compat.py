@@ -35,6 +35,7 @@ TRAIN = [
      "scaled x/100*200, y/50*100"),
     (A.format("[5,5,5,5]"), "<answer>[5,5,5,5]</answer>", {}, 0.0, "zero union: ZeroDivisionError, caught as 0"),
     (A.format("[1,1,1,1]"), [0, 0, 10, 10], {}, 0.0, "a list solution works too"),
+    (A.format("[0,0,10,10]"), [0, 0, 1e300, 1e300], {}, 0.0, "a huge gold: the union overflows to inf, IoU 0"),
 ]
 
 
@@ -43,6 +44,12 @@ def test_vlmr1_training_reward(completion, gold, sizes, expected, why):
     sample = Sample(completion, **sizes)
     (v,) = score_batch([sample], [prepare_gold(gold, {})], {"compat": "vlm-r1"})
     assert v.score == pytest.approx(expected, abs=1e-12), why
+
+
+def test_unreadable_or_non_finite_solution_is_none():
+    for gold in ("<answer>[NaN, 0, 1, 1]</answer>", "[1, 2, 3]", "no tags, no json"):
+        (v,) = score_batch([Sample(A.format("[0,0,1,1]"))], [prepare_gold(gold, {})], {"compat": "vlm-r1"})
+        assert v.score is None and v.reason.startswith("bad_solution"), gold
 
 
 def test_vlmr1_training_threshold_is_strict():

@@ -162,3 +162,66 @@ def test_scores_through_the_engine():
     assert result.reasons["iou"] == ["iou=1.00", "no_object_ok", "no_box", "iou=0.50"]
     with Engine(config_from_dict({"rewards": [{"name": "iou", "params": {"compat": "vlm-r1"}}]})) as eng:
         assert eng.score(samples[2:]).columns["iou"] == [0.0, 0.5]
+
+
+def test_a_bad_param_reaches_the_engine_as_a_clear_reason():
+    from vlmr1.config import config_from_dict
+    from vlmr1.engine import Engine
+
+    with Engine(config_from_dict({"rewards": [{"name": "iou", "params": {"frame": "pixels"}}]})) as eng:
+        result = eng.score([Sample("[0,0,1,1]", solution=[0, 0, 1, 1])])
+    assert result.columns["iou"] == [None]
+    assert "frame='pixels'" in result.verdicts["iou"][0].reason or "frame='pixels'" in str(result.verdicts["iou"][0].details)
+
+
+# -- properties of the whole reward ------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_num = st.one_of(st.integers(-2000, 2000), st.floats(-2000, 2000, allow_nan=False), st.just(float("nan")), st.just(1e300))
+_box = st.lists(_num, min_size=3, max_size=6)
+_value = st.recursive(
+    st.one_of(_box, st.none(), st.text(max_size=8)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.fixed_dictionaries({"bbox_2d": inner}, optional={"label": st.sampled_from(["a", "b", "A "])}),
+        st.fixed_dictionaries({"polygon": st.lists(st.lists(_num, min_size=2, max_size=2), max_size=6)}),
+    ),
+    max_leaves=8,
+)
+_size = st.one_of(st.none(), st.tuples(st.integers(1, 3000), st.integers(1, 3000)))
+_params = st.fixed_dictionaries(
+    {},
+    optional={
+        "frame": st.sampled_from(["auto", "original", "input", "norm1000", "norm1"]),
+        "metric": st.sampled_from(["iou", "giou"]),
+        "threshold": st.sampled_from([0.5, 0.0, 1.0]),
+        "match": st.sampled_from(["hungarian", "greedy"]),
+        "labels": st.booleans(),
+        "patch_size": st.sampled_from([14, 16]),
+        "compat": st.sampled_from(["vlm-r1", "vlm-r1-eval"]),
+    },
+)
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.lists(st.tuples(_value, _value, _size, _size, st.booleans()), min_size=1, max_size=6), _params)
+def test_reward_never_raises_and_stays_in_range(rows, params):
+    import json
+
+    samples, golds = [], []
+    for pred, gold, image_size, input_size, tagged in rows:
+        text = json.dumps(pred)  # NaN and 1e300 are written as JSON extensions
+        samples.append(Sample(f"<answer>{text}</answer>" if tagged else text, image_size=image_size, input_size=input_size))
+        golds.append(gold)
+    reward = _reward()
+    p = {**reward.defaults, **params}
+    got = reward.score_batch(samples, [reward.prepare(g, p) for g in golds], p)
+    assert len(got) == len(samples)
+    for v in got:
+        assert isinstance(v, Verdict) and isinstance(v.reason, str)
+        assert not v.reason.startswith("error"), v
+        if v.score is not None:
+            assert -1.0 <= v.score <= 1.0
+            if p.get("metric") != "giou" or p.get("threshold") is not None:
+                assert v.score >= 0.0

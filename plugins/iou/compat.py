@@ -29,6 +29,7 @@ tags in training), this gives a reason instead.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Mapping
 
@@ -115,10 +116,10 @@ def gold_box(solution: Any) -> list[float] | None:
     if isinstance(value, dict):
         value = value.get("bbox_2d")
     if isinstance(value, (list, tuple)) and len(value) == 4 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
     ):
         return list(value)
-    return None
+    return None  # VLM-R1 would crash here, or score NaN for a NaN coordinate
 
 
 def _to_original(box: list[int], frames: Frames) -> list[float]:
@@ -149,22 +150,37 @@ def compat_verdict(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verd
     frames = resolve_frames(sample, p)
     if isinstance(frames, str):
         return Verdict.skip(frames)
-    content = sample.completion if isinstance(sample.completion, str) else str(sample.completion)
+    content = _text(sample.completion)
     threshold = params.get("threshold")
     if mode == "vlm-r1-eval":
         raw = eval_box(content)
-        try:
-            value = vlmr1_iou(_to_original(raw if raw is not None else [0, 0, 0, 0], frames), box)
-        except (ZeroDivisionError, OverflowError):
-            return Verdict(0.0, "zero_union", raw)
+        value, why = _iou(raw if raw is not None else [0, 0, 0, 0], box, frames)
+        if value is None:
+            return Verdict(0.0, why, raw)
         t = 0.5 if threshold is None else float(threshold)
         return Verdict(1.0 if value > t else 0.0, f"iou={value:.2f}", raw, {"iou": value})
     raw = train_box(content)
     if raw is None:
         return Verdict(0.0, "no_box", None)
-    try:
-        value = vlmr1_iou(_to_original(raw, frames), box)
-    except (ZeroDivisionError, OverflowError):
-        return Verdict(0.0, "zero_union", raw)
+    value, why = _iou(raw, box, frames)
+    if value is None:
+        return Verdict(0.0, why, raw)  # VLM-R1 catches the exception and scores 0.0
     score = value if threshold is None else (1.0 if value > float(threshold) else 0.0)
     return Verdict(score, f"iou={value:.2f}", raw, {"iou": value, "frame": frames.pred})
+
+
+def _iou(raw: list[int], box: list[float], frames: Frames) -> tuple[float | None, str]:
+    """VLM-R1's scaled IoU, or None and why where its arithmetic fails."""
+    try:
+        value = vlmr1_iou(_to_original(raw, frames), box)
+    except ZeroDivisionError:
+        return None, "zero_union"
+    except OverflowError:
+        return None, "overflow"
+    return (value, "") if math.isfinite(value) else (None, "overflow")
+
+
+def _text(completion: Any) -> str:
+    if isinstance(completion, list):  # chat messages
+        return "".join(m["content"] for m in completion if isinstance(m, dict) and isinstance(m.get("content"), str))
+    return completion if isinstance(completion, str) else ""

@@ -120,7 +120,10 @@ def input_size_of(sample: Sample, params: Mapping[str, Any], image_size: Size | 
     if patch and isinstance(grid, (list, tuple)) and grid and isinstance(grid[0], (list, tuple)):
         grid = grid[0]  # one image per row: [[t, h, w]]
     if patch and isinstance(grid, (list, tuple)) and len(grid) == 3:
-        return (int(grid[2]) * int(patch), int(grid[1]) * int(patch)), "image_grid_thw"
+        size = _size((int(grid[2]) * int(patch), int(grid[1]) * int(patch)))
+        if size is None:
+            raise ValueError(f"image_grid_thw {list(grid)} x patch_size {patch} is not a positive size")
+        return size, "image_grid_thw"
     if patch and image_size is not None:
         merge = _setting(sample, params, "merge_size") or 2
         lo = _setting(sample, params, "min_pixels") or DEFAULT_MIN_PIXELS

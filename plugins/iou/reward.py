@@ -229,7 +229,10 @@ def score_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping
             parsed = parse_answer(sample.completion, limits)
             if text is not None:
                 cache[text] = parsed
-        planned = _plan(sample, parsed, _as_gold(g, p), p)
+        try:
+            planned = _plan(sample, parsed, _as_gold(g, p), p)
+        except Exception as exc:  # one odd row must not void the batch; its reason says why
+            planned = Verdict.skip(f"error: {type(exc).__name__}: {exc}"[:160])
         if isinstance(planned, _Pair):
             pending.append((i, planned))
         else:
