@@ -339,16 +339,25 @@ def build_report(
 
 
 def _frame_check(rows: Sequence[dict[str, Any]], frame: str) -> dict[str, Any] | None:
-    """Mean best IoU of the box rows whose boxes need converting, with and without converting."""
-    conv, raw = [], []
+    """Over the box rows whose boxes need converting: mean best IoU with and without
+    converting, and the mean of the scored ``iou`` column on those same rows."""
+    conv, raw, scored = [], [], []
     for row in rows:
         v = box_view(row, frame)
-        if v is not None and v.frame != "original" and v.iou_converted is not None:
-            conv.append(v.iou_converted)
-            raw.append(v.iou_unconverted or 0.0)
+        if v is None or v.frame == "original" or v.iou_converted is None:
+            continue
+        conv.append(v.iou_converted)
+        raw.append(v.iou_unconverted or 0.0)
+        if (s := _num(row["rewards"].get("iou"))) is not None:
+            scored.append(s)
     if not conv:
         return None
-    return {"n": len(conv), "converted": statistics.fmean(conv), "unconverted": statistics.fmean(raw)}
+    return {
+        "n": len(conv),
+        "converted": statistics.fmean(conv),
+        "unconverted": statistics.fmean(raw),
+        "iou_mean": statistics.fmean(scored) if scored else None,
+    }
 
 
 def escape(v: Any) -> str:

@@ -39,19 +39,34 @@ def _summary_table(cols: Sequence[Column]) -> str:
 
 
 def _frame_banner(check: dict[str, Any] | None) -> str:
+    """Whether the model answers in another frame, and whether the iou column converted.
+
+    A yellow warning when boxes need converting and either there is no iou column or its
+    mean sits nearer the unconverted comparison: the reward compared them as given.
+    """
     if not check:
         return ""
+    conv, raw, scored = check["converted"], check["unconverted"], check.get("iou_mean")
     text = (
-        f"Over {check['n']} box rows, mean best IoU is {check['converted']:.3f} with predictions converted to "
-        f"original pixels and {check['unconverted']:.3f} comparing the numbers as given."
+        f"Over {check['n']} box rows whose boxes need converting, mean best IoU is {conv:.3f} with predictions "
+        f"converted to original pixels and {raw:.3f} comparing the numbers as given."
     )
-    if check["converted"] - check["unconverted"] > 0.2:
+    if conv - raw <= 0.2:
+        return f'<p id="frame-check">{text}</p>'
+    text += " The numbers as given do not line up with the ground truth: the model answers in another frame."
+    advice = (
+        " Set the iou reward's <code>frame</code> param (input, norm1000, norm1, or auto with "
+        "<code>model_family</code>) and make sure rows carry <code>image_size</code> and <code>input_size</code>."
+    )
+    if scored is None:
+        return f'<p class="warn" id="frame-check">{text}{advice}</p>'
+    if abs(scored - raw) < abs(scored - conv):
         text += (
-            " The numbers as given do not line up with the ground truth: the model answers in another frame. "
-            "If the iou reward is low, set its <code>frame</code> param (input, norm1000, norm1) "
-            "and make sure rows carry <code>image_size</code> and <code>input_size</code>."
+            f" The iou column (mean {scored:.3f}) matches the comparison as given: the reward compared boxes "
+            f"in the wrong frame.{advice}"
         )
         return f'<p class="warn" id="frame-check">{text}</p>'
+    text += f" The iou column (mean {scored:.3f}) matches the converted comparison: the reward converts frames."
     return f'<p id="frame-check">{text}</p>'
 
 

@@ -113,7 +113,7 @@ def test_lowest_and_highest_rows_without_repeats(built, tmp_path):
 def test_frame_check_says_the_boxes_were_compared_in_the_wrong_frame(built, tmp_path):
     _, text = built
     assert 'class="warn" id="frame-check"' in text
-    assert "set its <code>frame</code> param" in text
+    assert "Set the iou reward&#x27;s <code>frame</code> param" in text or "Set the iou reward's <code>frame</code> param" in text
     assert "mean best IoU is 0.500 with predictions converted to original pixels and 0.067"  # (1000 + 1600) / 19400 / 2 in text
     view = report.box_view(_rows(tmp_path)[4])
     assert view.frame == "input"
@@ -217,3 +217,38 @@ def test_importing_the_report_module_is_light():
     code = "import sys, vlmr1.report, vlmr1.cli.inspect; print([m for m in ('matplotlib', 'PIL', 'torch') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_scored_by_the_real_cli_in_the_wrong_frame_the_report_says_so(tmp_path):
+    """`vlmr1 score` with the iou reward told the wrong frame, then `vlmr1 inspect`."""
+    Image.new("RGB", ORIG, (255, 255, 255)).save(tmp_path / "white.png")
+    rows = [
+        {"id": f"r{i}", "task": "rec", "image": "white.png", "image_size": list(ORIG), "input_size": list(INPUT),
+         "solution": [40 + 10 * i, 60, 160, 200],
+         "completion": f'<think>t</think><answer>{{"bbox_2d": [{20 + 5 * i}, 30, 80, 100]}}</answer>'}
+        for i in range(3)
+    ]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runner = CliRunner()
+    for frame in ("original", "auto"):
+        (tmp_path / f"{frame}.yaml").write_text(
+            f"rewards:\n  - {{name: format, weight: 0.5}}\n  - {{name: iou, weight: 1.0, params: {{frame: {frame}}}}}\n"
+            "engine: {workers: 1, timeout: 10}\n"
+        )
+        out = tmp_path / f"scored_{frame}.jsonl"
+        result = runner.invoke(main, ["score", "--config", str(tmp_path / f"{frame}.yaml"), "--input", str(tmp_path / "in.jsonl"),
+                                      "--output", str(out), "--no-progress"])
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(main, ["inspect", str(out), "--out", str(tmp_path / f"report_{frame}")])
+        assert result.exit_code == 0, result.output
+    wrong = (tmp_path / "report_original" / "index.html").read_text()
+    right = (tmp_path / "report_auto" / "index.html").read_text()
+    scored_wrong = [json.loads(l)["rewards"]["iou"] for l in (tmp_path / "scored_original.jsonl").read_text().splitlines()]
+    scored_right = [json.loads(l)["rewards"]["iou"] for l in (tmp_path / "scored_auto.jsonl").read_text().splitlines()]
+    assert max(scored_wrong) < 0.2 < 0.9 < min(scored_right)
+    # the boxes need converting in both files; only the first reward compared them as given
+    assert f"The iou column (mean {sum(scored_wrong) / 3:.3f}) matches the comparison as given: the reward compared boxes in the wrong frame." in wrong
+    assert 'class="warn" id="frame-check"' in wrong
+    assert f"The iou column (mean {sum(scored_right) / 3:.3f}) matches the converted comparison" in right
+    assert 'class="warn"' not in right
+    assert (tmp_path / "report_original" / "box_0_original.png").is_file()
