@@ -124,7 +124,7 @@ def test_cli_prints_the_files_and_next_steps(tmp_path):
 @pytest.mark.slow
 def test_scaffold_pip_install_pytest_and_discovery_in_a_fresh_venv(tmp_path):
     """vlmr1 from a wheel (so the template must ship as package data), then as an author would:
-    `vlmr1 new-plugin`, `pip install -e`, the package's own pytest, `vlmr1 plugins`."""
+    `vlmr1 new-plugin`, `pip install -e`, the package's own pytest, `vlmr1 plugins`, `vlmr1 score`."""
     from venvtools import build_wheels, clean_env, create_venv, vlmr1_source
 
     wheels = build_wheels([vlmr1_source(tmp_path / "vlmr1-src")], tmp_path / "wheels")
@@ -156,6 +156,25 @@ def test_scaffold_pip_install_pytest_and_discovery_in_a_fresh_venv(tmp_path):
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins["ocr_lines"]["ok"] and plugins["ocr_lines"]["distribution"] == "vlmr1-reward-ocr-lines"
     assert plugins["ocr_lines"]["registered"] == {"verifier": ["ocr_lines"], "reward": ["ocr_lines"], "template": ["ocr_lines"]}
+
+    # and `vlmr1 score` uses it, with the first-party format reward derived from its template
+    (tmp_path / "cfg.yaml").write_text(
+        "task: ocr_lines\nrewards:\n  - {name: format, weight: 0.5}\n"
+        "  - {name: ocr_lines, weight: 1.0, gate: format, params: {partial: true}}\nengine: {workers: 1, timeout: 10}\n"
+    )
+    rows = [
+        {"id": "a", "completion": "<think>t</think><answer>Hello World</answer>", "solution": "hello world"},
+        {"id": "b", "completion": "<think>t</think><answer>hello there</answer>", "solution": "hello world"},
+        {"id": "c", "completion": "hello world", "solution": "hello world"},
+    ]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scored = venv.run_script("vlmr1", "score", "--config", str(tmp_path / "cfg.yaml"), "--input", str(tmp_path / "in.jsonl"),
+                             "--output", str(tmp_path / "out.jsonl"), "--no-progress", env=env)
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["rewards"]["ocr_lines"] for r in out] == [1.0, 0.5, 0.0]
+    assert [r["reward"] for r in out] == [1.5, 1.0, 0.0]
+    assert out[2]["reasons"]["format"] != "ok"
 
     # the allow list keeps it out unless it is named
     off = venv.run_script("vlmr1", "rewards", "--json", env=clean_env(VLMR1_PLUGINS=""))
