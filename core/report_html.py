@@ -70,6 +70,16 @@ def _frame_banner(check: dict[str, Any] | None) -> str:
     return f'<p id="frame-check">{text}</p>'
 
 
+def _unscored(rows: Sequence[dict[str, Any]]) -> str:
+    """Input lines `vlmr1 score` could not read: kept as records with reason ``_input``."""
+    bad = [(r.get("_line"), (r.get("reasons") or {}).get("_input")) for r in rows if "_input" in (r.get("reasons") or {})]
+    if not bad:
+        return ""
+    items = "".join(f"<li>input line {escape(n)}: {escape(why)}</li>" for n, why in bad[:20])
+    more = f"<li>... and {len(bad) - 20} more</li>" if len(bad) > 20 else ""
+    return f'<p class="warn" id="unscored">{len(bad)} input line(s) could not be read and were not scored:</p><ul>{items}{more}</ul>'
+
+
 def _boxes(view: BoxView) -> str:
     (w, h), (iw, ih) = view.image_size, view.input_size
     key = (
@@ -129,7 +139,7 @@ def page(
 <h1>vlmr1 report: {escape(source)}</h1>
 <p>{len(rows)} scored rows. Samples are ranked by <b>{escape(by)}</b>.</p>
 {_frame_banner(frame_check)}
-<h2>Summary</h2>{_summary_table(cols)}
+<h2>Summary</h2>{_summary_table(cols)}{_unscored(rows)}
 <h2>Distributions</h2><div class="hists">{hists}</div>
 <h2 id="lowest">Lowest {len(low)}</h2>{lows}
 <h2 id="highest">Highest {len(high)}</h2>{highs}

@@ -252,3 +252,11 @@ def test_scored_by_the_real_cli_in_the_wrong_frame_the_report_says_so(tmp_path):
     assert f"The iou column (mean {sum(scored_right) / 3:.3f}) matches the converted comparison" in right
     assert 'class="warn"' not in right
     assert (tmp_path / "report_original" / "box_0_original.png").is_file()
+
+
+def test_input_lines_score_could_not_read_are_listed(tmp_path):
+    rows = _rows(tmp_path) + [{"_line": 9, "rewards": {}, "reward": None, "reasons": {"_input": "not valid JSON: <oops>"}}]
+    index = build_report(_write(tmp_path, rows), tmp_path / "r")
+    text = index.read_text()
+    assert '1 input line(s) could not be read' in text and "input line 9: not valid JSON: &lt;oops&gt;" in text
+    assert report.columns_of(rows)[-1].values[-1] is None  # counted as a null total, not a crash
