@@ -241,7 +241,8 @@ def assert_verdict(
 ) -> Verdict:
     """Fail with a readable message unless ``verdict`` matches.
 
-    ``score`` is a number (compared within ``abs_tol``) or None ("does not apply").
+    ``score`` is a number (compared within ``abs_tol``), None ("does not apply") or
+    anything that compares with ``==`` (``pytest.approx(0.9, abs=0.01)``).
     ``reason`` is an exact string or a compiled regex searched in the reason.
     ``answer`` is compared with ``==``. Fields left as ``ANY`` are not checked.
     Returns the verdict so a test can go on looking at it.
@@ -253,6 +254,8 @@ def assert_verdict(
         got = verdict.score
         if score is None or got is None:
             ok = score is None and got is None
+        elif not isinstance(score, (int, float)):  # pytest.approx(...) or any object with __eq__
+            ok = score == got
         else:
             ok = not (isinstance(got, float) and math.isnan(got)) and math.isclose(float(got), float(score), rel_tol=0.0, abs_tol=abs_tol)
         if not ok:

@@ -103,6 +103,9 @@ def test_assert_verdict_passes_and_fails_with_a_readable_message():
     assert assert_verdict(v, score=0.5, reason="iou=0.50", answer=[1, 2]) is v
     assert_verdict(v, score=0.5000001, reason=re.compile(r"^iou="))
     assert_verdict(vlmr1.Verdict.skip("n/a"), score=None, reason=ANY)
+    assert_verdict(v, score=pytest.approx(0.49, abs=0.02))
+    with pytest.raises(AssertionError, match="score: expected 0.3"):
+        assert_verdict(v, score=pytest.approx(0.3, abs=0.01))
     with pytest.raises(AssertionError) as info:
         assert_verdict(v, score=1.0, reason="ok")
     msg = str(info.value)
