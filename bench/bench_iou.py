@@ -16,7 +16,6 @@ import time
 
 import numpy as np
 import shapely
-
 from vlmr1.plugins.iou import geometry
 from vlmr1.plugins.iou.reward import prepare_gold, score_batch
 from vlmr1.types import Sample

@@ -12,7 +12,6 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from vlmr1.plugins.iou.compat import eval_box, find_answer, train_box, vlmr1_iou
 from vlmr1.plugins.iou.reward import prepare_gold, score_batch
 from vlmr1.types import Sample

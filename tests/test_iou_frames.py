@@ -4,7 +4,6 @@ physical box scoring 1.0 in every frame of an image whose resize changes its asp
 from __future__ import annotations
 
 import pytest
-
 from vlmr1.plugins.iou.frames import Frames, resolve_frames, smart_resize
 from vlmr1.plugins.iou.reward import prepare_gold, score_batch
 from vlmr1.types import Sample
@@ -24,7 +23,9 @@ SAME_BOX = {
 
 
 def test_smart_resize_matches_transformers():
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize as reference
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        smart_resize as reference,
+    )
 
     for patch, merge in ((14, 2), (16, 2), (14, 1), (8, 4)):
         factor = patch * merge
@@ -46,7 +47,9 @@ def test_input_size_matches_the_real_processor_grid():
     """The size we compute is the size the processor really produces (image_grid_thw)."""
     import numpy as np
     from PIL import Image
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+        Qwen2VLImageProcessorPil,
+    )
 
     proc = Qwen2VLImageProcessorPil(**PROC)
     for w, h in (SIZE, (640, 480), (333, 777), (1920, 1080)):
@@ -86,7 +89,7 @@ def test_frames_that_cannot_be_resolved_say_why():
 
 
 def _answer(box):
-    return '<answer>{"bbox_2d": %s}</answer>' % box
+    return f'<answer>{{"bbox_2d": {box}}}</answer>'
 
 
 @pytest.mark.parametrize("frame", list(SAME_BOX))
@@ -125,7 +128,7 @@ def test_gold_in_another_frame():
 
 def test_polygons_and_rotated_boxes_convert_too():
     poly = [[80, 56], [320, 56], [320, 168], [80, 168]]  # the gold box as an input-frame polygon
-    sample = Sample('<answer>{"polygon": %s}</answer>' % poly, image_size=SIZE, input_size=INPUT)
+    sample = Sample(f'<answer>{{"polygon": {poly}}}</answer>', image_size=SIZE, input_size=INPUT)
     (v,) = score_batch([sample], [prepare_gold(GOLD, {})], {"frame": "input"})
     assert v.score == pytest.approx(1.0)
     # a rotated box under unequal x/y scaling becomes the polygon of its corners

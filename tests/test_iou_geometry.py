@@ -9,7 +9,6 @@ import pytest
 import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
 from vlmr1.plugins.iou import geometry as g
 
 # Sub-pixel resolution (1e-3): both paths agree there; at denormal scales (widths of
@@ -66,7 +65,7 @@ def test_self_iou_is_one_unless_degenerate(a):
 def test_iou_is_invariant_under_axis_scaling(a, sx, sy):
     """Converting both boxes to another frame (a per-axis scale) keeps their IoU."""
     b = (a[0] + 3, a[1] - 2, a[2] + 5, a[3] + 1)
-    scale = lambda x: (x[0] * sx, x[1] * sy, x[2] * sx, x[3] * sy)  # noqa: E731
+    scale = lambda x: (x[0] * sx, x[1] * sy, x[2] * sx, x[3] * sy)
     assume(abs(a[2] - a[0]) > 1 and abs(a[3] - a[1]) > 1)
     assert g.box_iou_pairs([scale(a)], [scale(b)])[0] == pytest.approx(g.box_iou_pairs([a], [b])[0], abs=1e-9)
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from vlmr1.plugins.iou.matching import Match, match_pairs, score_matches
 
 # greedy grabs A-X (0.6) and is left with B-Y (0.0); Hungarian finds A-Y + B-X = 1.0

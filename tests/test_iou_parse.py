@@ -7,8 +7,14 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from vlmr1.plugins.iou.parse import Limits, Parsed, Shape, answer_region, parse_answer, parse_solution
+from vlmr1.plugins.iou.parse import (
+    Limits,
+    Parsed,
+    Shape,
+    answer_region,
+    parse_answer,
+    parse_solution,
+)
 
 B = "box"
 

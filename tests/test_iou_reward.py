@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from vlmr1.errors import ConfigError
 from vlmr1.registry import get_registry
 from vlmr1.types import Sample, Verdict
@@ -175,8 +174,8 @@ def test_a_bad_param_reaches_the_engine_as_a_clear_reason():
 
 
 # -- properties of the whole reward ------------------------------------------------------
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 _num = st.one_of(st.integers(-2000, 2000), st.floats(-2000, 2000, allow_nan=False), st.just(float("nan")), st.just(1e300))
 _box = st.lists(_num, min_size=3, max_size=6)

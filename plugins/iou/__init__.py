@@ -28,12 +28,12 @@ _DOC = (
 
 
 @hookimpl
-def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
+def register_rewards(register) -> None:
     register(Reward("iou", doc=_DOC, score_batch=score_batch, prepare=prepare_gold, cheap=True, defaults=dict(DEFAULTS)))
 
 
 @hookimpl
-def register_verifiers(register) -> None:  # noqa: ANN001 - the core's callback
+def register_verifiers(register) -> None:
     register(
         Verifier(
             "bbox",

@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from vlmr1.types import Sample, Verdict
 
 from .frames import Frames, resolve_frames
 
-__all__ = ["MODES", "find_answer", "train_box", "eval_box", "vlmr1_iou", "gold_box", "compat_verdict"]
+__all__ = ["MODES", "compat_verdict", "eval_box", "find_answer", "gold_box", "train_box", "vlmr1_iou"]
 
 MODES = ("vlm-r1", "vlm-r1-eval")
 _TRAIN_BOX = re.compile(r"\[(\d+),\s*(\d+),\s*(\d+),\s*(\d+)]")

@@ -14,12 +14,13 @@ Frames: "original" (original pixels), "input" (model-input pixels), "norm1000",
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from vlmr1.types import Sample
 
-__all__ = ["FRAMES", "FAMILIES", "smart_resize", "Frames", "resolve_frames", "scale_to_original"]
+__all__ = ["FAMILIES", "FRAMES", "Frames", "resolve_frames", "scale_to_original", "smart_resize"]
 
 FRAMES = ("original", "input", "norm1000", "norm1")
 # Which frame each model family answers in when frame is "auto".
@@ -89,7 +90,7 @@ def _size(v: Any) -> Size | None:
         except (TypeError, ValueError):
             return None
         if math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0:
-            return int(round(w)), int(round(h))
+            return round(w), round(h)
     return None
 
 

@@ -16,18 +16,19 @@ equals IoU.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "as_boxes",
-    "box_iou_pairs",
     "box_iou_matrix",
+    "box_iou_pairs",
     "rotated_corners",
-    "to_geometry",
-    "shapely_iou_pairs",
     "shapely_iou_matrix",
+    "shapely_iou_pairs",
+    "to_geometry",
 ]
 
 

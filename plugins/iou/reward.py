@@ -10,11 +10,11 @@ boxes or polygons go through shapely. Every step is bounded (see parse.Limits an
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
-
 from vlmr1.errors import ConfigError
 from vlmr1.types import Sample, Verdict
 
@@ -24,7 +24,7 @@ from .frames import FRAMES, Frames, resolve_frames, scale_to_original
 from .matching import match_pairs, score_matches
 from .parse import Limits, Parsed, Shape, parse_answer, parse_solution
 
-__all__ = ["DEFAULTS", "Gold", "check_params", "prepare_gold", "extract", "compare", "score_batch"]
+__all__ = ["DEFAULTS", "Gold", "check_params", "compare", "extract", "prepare_gold", "score_batch"]
 
 DEFAULTS: dict[str, Any] = {
     "frame": "auto",
@@ -231,7 +231,7 @@ def score_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping
                 cache[text] = parsed
         try:
             planned = _plan(sample, parsed, _as_gold(g, p), p)
-        except Exception as exc:  # one odd row must not void the batch; its reason says why
+        except Exception as exc:  # noqa: BLE001 - one odd row must not void the batch; its reason says why
             planned = Verdict.skip(f"error: {type(exc).__name__}: {exc}"[:160])
         if isinstance(planned, _Pair):
             pending.append((i, planned))
