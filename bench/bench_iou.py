@@ -30,6 +30,15 @@ def _best(fn, repeat: int) -> float:
     return best
 
 
+def _loop_iou(a: list[float], b: list[float]) -> float:
+    """The per-pair pure-Python IoU most reward scripts call in a loop."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _boxes(rng: np.random.Generator, n: int) -> np.ndarray:
     xy = rng.uniform(0, 1000, size=(n, 2))
     wh = rng.uniform(1, 300, size=(n, 2))
@@ -61,6 +70,8 @@ def main() -> None:
     t_np_giou = _best(lambda: geometry.box_iou_pairs(a, b, giou=True), args.repeat)
     t_sh = _best(shapely_with_build, args.repeat)
     t_sh_ops = _best(lambda: geometry.shapely_iou_pairs(ga, gb), args.repeat)
+    al, bl = a.tolist(), b.tolist()
+    t_loop = _best(lambda: [_loop_iou(x, y) for x, y in zip(al, bl)], args.repeat)
 
     n = args.completions
     completions = [f'<answer>{{"bbox_2d": [{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}], "label": "obj"}}</answer>' for x1, y1, x2, y2 in a[:n]]
@@ -73,6 +84,7 @@ def main() -> None:
     print(f"numpy GIoU                     {t_np_giou * 1e3:9.2f} ms")
     print(f"shapely IoU, building boxes    {t_sh * 1e3:9.2f} ms   ratio shapely/numpy = {t_sh / t_np:7.1f}x")
     print(f"shapely IoU, prebuilt boxes    {t_sh_ops * 1e3:9.2f} ms   ratio shapely/numpy = {t_sh_ops / t_np:7.1f}x")
+    print(f"python loop, one pair a call   {t_loop * 1e3:9.2f} ms   ratio loop/numpy    = {t_loop / t_np:7.1f}x")
     print(f"max |numpy - shapely|          {worst:.2e}")
     print(f"iou reward score_batch: {n} JSON completions in {t_reward * 1e3:.1f} ms = {t_reward / n * 1e6:.1f} us/completion")
 

@@ -105,6 +105,8 @@ def test_missing_image_size_for_a_normalised_frame_is_none():
         ({"threshold": "0.5"}, "threshold='0.5'"),
         ({"compat": "vlmr1"}, "compat='vlmr1'"),
         ({"labels": "yes"}, "labels='yes'"),
+        ({"max_boxes": 0}, "max_boxes=0"),
+        ({"max_chars": "big"}, "max_chars='big'"),
     ],
 )
 def test_bad_params_are_config_errors(params, match):

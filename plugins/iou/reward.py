@@ -69,6 +69,10 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     t = p.get("threshold")
     if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not -1.0 <= t <= 1.0):
         raise ConfigError(f"iou reward: threshold={t!r} must be a number in [-1, 1] (or left out for a soft score).")
+    for key in ("max_boxes", "max_chars", "max_vertices", "max_shape_pairs"):
+        v = p.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ConfigError(f"iou reward: {key}={v!r} must be a positive integer.")
     if not isinstance(p.get("labels"), bool):
         raise ConfigError(f"iou reward: labels={p.get('labels')!r} must be true or false.")
     return p
