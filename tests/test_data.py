@@ -362,3 +362,12 @@ def test_several_jsonl_files_with_one_image_folder_each(vlmr1_dir):
     assert rows[2]["image_size"] == [77, 33] and rows[0]["image_size"] == list(SIZES[0])
     with pytest.raises(DataError, match="2 data files but 1 image folders"):
         data.load_jsonl([vlmr1_dir / "b.jsonl", vlmr1_dir / "b.jsonl"], image_root=[vlmr1_dir])
+
+
+def test_hf_builder_with_data_files_relative_to_the_config(vlmr1_dir, tmp_path):
+    """`hf: {path: json, data_files: ...}` goes through datasets.load_dataset, offline."""
+    hf = {"path": "json", "data_files": "ann/count.jsonl", "cache_dir": str(tmp_path / "hf-cache")}
+    rows = data.load_rows({"hf": hf, "image_root": "coco",
+                           "task": "counting", "sampling_strategy": "first:3"}, base_dir=vlmr1_dir)
+    assert [r["solution"] for r in rows] == ["0", "1", "2"] and rows[0]["source"] == "dataset json[0]"
+    assert rows[1]["image_size"] == list(SIZES[1])

@@ -552,6 +552,11 @@ def _load_hf(hf: Any, base: Path, root: Path | None, task: str | None, strategy:
             ds = ds[hf.get("split", "train")]
     else:
         hf.setdefault("split", "train")
+        files = hf.get("data_files")
+        if isinstance(files, str):
+            hf["data_files"] = str(base / files)
+        elif isinstance(files, (list, tuple)):
+            hf["data_files"] = [str(base / f) for f in files]
         ds = datasets.load_dataset(str(local) if local.exists() else path, **hf)
     try:
         picked = Strategy.parse(strategy).apply(list(range(len(ds))), random.Random(seed))
