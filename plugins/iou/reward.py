@@ -84,13 +84,12 @@ def _limits(p: Mapping[str, Any]) -> Limits:
 
 def prepare_gold(solution: Any, params: Mapping[str, Any]) -> Gold:
     """Parse a solution once (the engine calls this once per distinct solution)."""
-    p = {**DEFAULTS, **params}
-    return Gold(parse_solution(solution, _limits(p)), solution)
+    return Gold(parse_solution(solution, _limits(check_params(params))), solution)
 
 
 def extract(completion: str, params: Mapping[str, Any]) -> Parsed:
     """The shapes of a completion; never None (a failed parse carries its reason)."""
-    return parse_answer(completion, _limits({**DEFAULTS, **params}))
+    return parse_answer(completion, _limits(check_params(params)))
 
 
 # -- one row ------------------------------------------------------------------------
