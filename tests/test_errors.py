@@ -158,3 +158,40 @@ def test_judge_without_a_server_says_which_params_to_set():
     with pytest.raises(ConfigError) as info:
         asyncio.run(consistency_ascore([vlmr1.Sample("<think>a</think><answer>b</answer>")], {}))
     assert "judge params base_url, model missing: set base_url (e.g. http://127.0.0.1:8000/v1) and model" in str(info.value)
+
+
+def test_score_with_an_unknown_reward_names_the_nearest_and_writes_nothing(tmp_path):
+    (tmp_path / "c.yaml").write_text("rewards:\n  - {name: fromat}\n")
+    (tmp_path / "in.jsonl").write_text('{"completion": "x", "solution": "y"}\n')
+    with registered(("base", Rewards())):
+        result = CliRunner().invoke(main, ["score", "--config", str(tmp_path / "c.yaml"), "--input", str(tmp_path / "in.jsonl"),
+                                           "--output", str(tmp_path / "out.jsonl"), "--no-progress"])
+    assert result.exit_code == 2
+    assert "Error: Unknown reward 'fromat'. Did you mean 'format'? Installed rewards: accuracy, format, iou." in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out.jsonl").exists()
+
+
+def _explode(sample, gold, params):
+    raise ValueError("bad gold box")
+
+
+class Exploding:
+    @vlmr1.hookimpl
+    def register_rewards(self, register):
+        register(vlmr1.Reward("exploding", score=_explode, cheap=True))
+
+
+def test_a_failing_plugin_is_a_null_with_its_error_or_in_strict_mode_names_plugin_and_way_out():
+    from vlmr1.errors import PluginFailure
+    from vlmr1.testing import score
+
+    with registered(("boom", Exploding())):
+        result = score(["x"], rewards=["exploding"])
+        assert result.columns["exploding"] == [None]
+        assert result.reasons["exploding"] == ["error: ValueError: bad gold box"]
+        with pytest.raises(PluginFailure) as info:
+            score(["x"], rewards=["exploding"], strict=True)
+    msg = str(info.value)
+    assert "reward 'exploding' (registered reward 'exploding' from plugin 'boom' (distribution <test> 0)) failed on item 0" in msg
+    assert "bad gold box" in msg
+    assert "Fix or uninstall the plugin, or set `engine.strict: false`" in msg
