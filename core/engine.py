@@ -216,6 +216,7 @@ class Engine:
         (and what they depend on)."""
         batch = self._as_samples(samples)
         start = time.perf_counter()
+        counts = dict(self.pool.counts)
         stats = _Stats()
         plan = self._closure(only)
         verdicts: dict[str, list[Verdict]] = {}
@@ -247,6 +248,8 @@ class Engine:
         metrics["engine/dedup_hits"] = float(stats.dedup_hits)
         metrics["engine/gold_prepared"] = float(stats.gold_prepared)
         metrics["engine/gold_cache_hits"] = float(stats.gold_cache_hits)
+        for key, value in self.pool.counts.items():  # pool activity during this batch
+            metrics[f"engine/{key}"] = float(value - counts[key])
         return BatchResult(columns, reasons, total, verdicts, metrics)
 
     # -- one column ---------------------------------------------------------------------

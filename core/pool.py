@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import time
+import weakref
 from typing import Any, Callable, Sequence
 
 __all__ = ["WorkerPool", "ItemError", "failure_reason"]
@@ -173,12 +174,13 @@ class WorkerPool:
         self.chunk_s = chunk_s
         self._pools: list[Any] = [None, None]
         self._inflight = [0, 0]
-        self._slots: dict[Any, asyncio.Semaphore] = {}
+        self._slots: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
         self._free = list(range(_SLOTS))
         self._item_s = 0.001  # EWMA of seconds per item
         self._pid = os.getpid()
         self._id = next(_ids)
         self._progress: Any = None
+        self.counts = {"chunks": 0, "spare_chunks": 0, "stalls": 0, "kills": 0}
 
     @property
     def inline(self) -> bool:
@@ -193,7 +195,8 @@ class WorkerPool:
 
     def _get(self, which: int = 0) -> Any:
         if self._pid != os.getpid():  # a forked copy of the engine: never touch the parent's pools
-            self._pools, self._inflight, self._slots, self._pid = [None, None], [0, 0], {}, os.getpid()
+            self._pools, self._inflight, self._pid = [None, None], [0, 0], os.getpid()
+            self._slots = weakref.WeakKeyDictionary()
         if self._progress is None and sys.platform == "linux":
             self._progress = multiprocessing.RawArray("d", 2 * _SLOTS)  # before any worker forks
             _PROGRESS[self._id] = self._progress
@@ -265,6 +268,8 @@ class WorkerPool:
             await sem.acquire()
             holding = True
             which = 0 if self._inflight[0] < self.workers or self.spare == 0 or self._inflight[1] >= self.spare else 1
+            self.counts["chunks"] += 1
+            self.counts["spare_chunks"] += which
             self._inflight[which] += 1
             slot = self._free.pop() if self._free else None
             progress = self._progress if slot is not None else None
@@ -290,9 +295,11 @@ class WorkerPool:
                         if self.timeout and ran > self.timeout:
                             culprit, failure = j, TimeoutError()
                             raw.cancel()  # pebble kills the worker
+                            self.counts["kills"] += 1
                             break
                         if holding and self.spare and ran > self.stall_after:
                             sem.release()  # let the next chunk start on a spare worker
+                            self.counts["stalls"] += 1
                             holding = False
                 if culprit is None:
                     try:
