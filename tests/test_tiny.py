@@ -140,3 +140,17 @@ def test_unknown_kind_and_non_tiny_dir_are_clear_errors(tmp_path):
         tiny.build("qwen25-vl")
     with pytest.raises(ConfigError, match="not a tiny model directory"):
         tiny.load_tiny(tmp_path)
+
+
+@pytest.mark.parametrize("kind", VL_KINDS)
+def test_a_model_saved_after_training_loads_back_with_its_processor(kind, tmp_path):
+    """What a training run writes (save_pretrained of model and processor, no marker file)."""
+    model, processor = tiny.build(kind, seed=2)
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    assert tiny.tiny_kind(tmp_path) == kind and tiny.is_tiny_dir(tmp_path)
+    loaded, loaded_proc = tiny.load_tiny(tmp_path)
+    assert type(loaded_proc).__name__ == "ImageOnlyQwenVLProcessor"
+    assert type(loaded) is type(model)
+    (tmp_path / "config.json").unlink()
+    assert not tiny.is_tiny_dir(tmp_path)

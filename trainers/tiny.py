@@ -267,9 +267,29 @@ def build_tiny_model(kind: str, out_dir: str | Path, seed: int = 0, sizes: TinyS
     return out
 
 
+def tiny_kind(path: str | Path) -> str | None:
+    """The kind of a directory holding this module's processor, else None.
+
+    A directory written by :func:`build_tiny_model` says so in its marker file; a model
+    trained from one and saved with ``save_pretrained`` (no marker) is recognised by its
+    processor class, so it loads back with the same processor.
+    """
+    path = Path(path)
+    if (path / MARKER).is_file():
+        return json.loads((path / MARKER).read_text())["kind"]
+    try:
+        saved = json.loads((path / "processor_config.json").read_text())
+        model_type = json.loads((path / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError):
+        return None
+    if saved.get("processor_class") != "ImageOnlyQwenVLProcessor":
+        return None
+    return {"qwen2_vl": "qwen2-vl", "qwen2_5_vl": "qwen2.5-vl"}.get(model_type)
+
+
 def is_tiny_dir(path: str | Path) -> bool:
-    """Whether ``path`` was written by :func:`build_tiny_model`."""
-    return (Path(path) / MARKER).is_file()
+    """Whether ``path`` needs :func:`load_tiny` (written here, or trained from such a model)."""
+    return tiny_kind(path) is not None
 
 
 def load_processor(path: str | Path) -> Any:
@@ -297,13 +317,13 @@ def load_tiny(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:
 
 
 def _read_marker(path: Path) -> dict[str, Any]:
-    marker = path / MARKER
-    if not marker.is_file():
+    kind = tiny_kind(path)
+    if kind is None:
         from vlmr1.errors import ConfigError
 
-        raise ConfigError(f"{path} is not a tiny model directory (no {MARKER}); build one with "
-                          "vlmr1.trainers.tiny.build_tiny_model(kind, out_dir).")
-    return json.loads(marker.read_text())
+        raise ConfigError(f"{path} is not a tiny model directory (no {MARKER}, no image-only Qwen processor); "
+                          "build one with vlmr1.trainers.tiny.build_tiny_model(kind, out_dir).")
+    return {"kind": kind}
 
 
 def _check_kind(kind: str) -> None:
