@@ -9,14 +9,17 @@ here with a reason, in one linear scan:
 
 - ``answer_too_long``: more than ``max_chars`` characters;
 - ``too_deep``: brackets (``{ ( [``) nested deeper than ``max_depth``;
-- ``too_complex``: a power whose exponent holds another power (a tower), an integer
-  exponent above ``max_exponent``, a factorial of an integer above ``max_factorial`` or
-  of a bracketed expression holding a power or factorial, or more than ``max_powers``
-  powers in all.
+- ``too_complex``: a power whose exponent holds another power (a tower); a power of a
+  power; an integer exponent above ``max_exponent``; powers of symbolic sums whose
+  exponents add up past ``max_sum_exponent`` or whose expansions would have more than
+  ``max_expansion_terms`` terms (``(x+1)^{100}``, ``(a+b+c+d+e)^{24}``: sympy may expand
+  them); a factorial of an integer above ``max_factorial`` or of a bracketed expression
+  holding a power or factorial; more than ``max_powers`` powers or factorials in all.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .extract import matching_brace
@@ -31,6 +34,8 @@ class Bounds:
     max_exponent: int = 10_000
     max_factorial: int = 1000
     max_powers: int = 16
+    max_sum_exponent: int = 64
+    max_expansion_terms: int = 2000
 
 
 _OPEN = "{(["
@@ -68,6 +73,30 @@ def _exponent(s: str, i: int) -> tuple[str, int]:
     return s[i:j], j
 
 
+def _base(s: str, i: int) -> str:
+    """The base of the power whose ``^`` is at ``i``: a bracketed group or one token."""
+    j = i - 1
+    while j >= 0 and s[j] == " ":
+        j -= 1
+    if j < 0:
+        return ""
+    if s[j] in _CLOSE:
+        depth, k = 0, j
+        while k >= 0:
+            if s[k] in _CLOSE:
+                depth += 1
+            elif s[k] in _OPEN:
+                depth -= 1
+                if depth == 0:
+                    return s[k + 1:j]
+            k -= 1
+        return s[:j]
+    k = j
+    while k >= 0 and (s[k].isalnum() or s[k] == "."):
+        k -= 1
+    return s[k + 1:j + 1]
+
+
 def _int_value(text: str) -> int | None:
     t = text.strip().lstrip("+-").replace(",", "")
     if t.isdigit() and len(t) <= 40:
@@ -98,6 +127,7 @@ def check_bounds(text: str, bounds: Bounds = Bounds()) -> str | None:
             depth -= 1
     if s.count("^") > bounds.max_powers or s.count("!") > bounds.max_powers:
         return "too_complex"
+    sum_exponents = expansion = 0
     i = s.find("^")
     while i >= 0:
         exponent, end = _exponent(s, i + 1)
@@ -108,6 +138,19 @@ def check_bounds(text: str, bounds: Bounds = Bounds()) -> str | None:
             return "too_complex"
         if exponent.strip().lstrip("+-").isdigit() and len(exponent.strip()) > 40:
             return "too_complex"
+        base = _base(s, i)
+        if "^" in base and (value is None or value > 10):
+            return "too_complex"  # ((x+1)^{50})^{50}: a power of a power
+        if value is not None and any(c.isalpha() for c in base) and any(c in "+-" for c in base):
+            # (x+1)^{9999}, (a+b+c+d+e)^{24}: sympy may expand them; a power of a sum of
+            # t terms expands into C(n + t - 1, t - 1) terms
+            sum_exponents += value
+            terms = 1 + sum(base.count(c) for c in "+-")
+            if sum_exponents > bounds.max_sum_exponent:
+                return "too_complex"
+            expansion += math.comb(value + terms - 1, terms - 1)
+            if expansion > bounds.max_expansion_terms:
+                return "too_complex"
         k = end
         while k < len(s) and s[k] == " ":
             k += 1
