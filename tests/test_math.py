@@ -196,3 +196,20 @@ def test_last_boxed_round_trips_balanced_content(content, prose):
     text = f"{prose}\\boxed{{1}} {prose}\\boxed{{{content}}}{prose}"
     assert last_boxed(text) == content
     assert extract_math_answer(f"<answer>\\boxed{{{content}}}</answer>")[0] == (clean_answer(content) or None)
+
+
+def test_registered_rewards_and_verifiers_pickle_and_agree():
+    from vlmr1.registry import get_registry
+
+    reg = get_registry()
+    math_reward, math_verifier = reg.reward("math"), reg.verifier("math")
+    assert not math_reward.cheap and math_reward.prepare is prepare_gold
+    for item in (math_reward, math_verifier, reg.reward("mcq"), reg.verifier("yes_no")):
+        assert pickle.loads(pickle.dumps(item)).name == item.name
+    sample = Sample("<think>x</think><answer>\\frac{2}{4}</answer>", solution="0.5")
+    gold = math_verifier.prepare(sample.solution, MATH_DEFAULTS)
+    assert math_verifier.verify(sample, gold, MATH_DEFAULTS).score == 1.0
+    assert math_verifier.verify(Sample("", solution="1"), prepare_gold("1", MATH_DEFAULTS), MATH_DEFAULTS).reason == "no_answer"
+    mcq = reg.verifier("mcq")
+    assert mcq.verify(Sample("<answer>(c)</answer>"), "C", {}).score == 1.0
+    assert reg.verifier("yes_no").verify(Sample("<answer>No.</answer>"), "no", {}).score == 1.0
