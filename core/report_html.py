@@ -70,6 +70,23 @@ def _frame_banner(check: dict[str, Any] | None) -> str:
     return f'<p id="frame-check">{text}</p>'
 
 
+def _by_task(cols: Sequence[Column], rows: Sequence[dict[str, Any]]) -> str:
+    """Mean of each column per task, for mixed files: a reward that never applies shows as null."""
+    tasks = sorted({str(r.get("task")) for r in rows if r.get("task") is not None})
+    if len(tasks) < 2:
+        return ""
+    head = "<tr><th>task</th><th>rows</th>" + "".join(f"<th>{escape(c.name)}</th>" for c in cols) + "</tr>"
+    body = []
+    for task in tasks:
+        idx = [i for i, r in enumerate(rows) if str(r.get("task")) == task]
+        cells = []
+        for c in cols:
+            vals = [c.values[i] for i in idx if c.values[i] is not None]
+            cells.append(f'<td class="num">{_f(sum(vals) / len(vals)) if vals else "null"}</td>')
+        body.append(f'<tr><td>{escape(task)}</td><td class="num">{len(idx)}</td>{"".join(cells)}</tr>')
+    return f'<h3>Mean by task</h3><table id="by-task">{head}{"".join(body)}</table>'
+
+
 def _unscored(rows: Sequence[dict[str, Any]]) -> str:
     """Input lines `vlmr1 score` could not read: kept as records with reason ``_input``."""
     bad = [(r.get("_line"), (r.get("reasons") or {}).get("_input")) for r in rows if "_input" in (r.get("reasons") or {})]
@@ -139,7 +156,7 @@ def page(
 <h1>vlmr1 report: {escape(source)}</h1>
 <p>{len(rows)} scored rows. Samples are ranked by <b>{escape(by)}</b>.</p>
 {_frame_banner(frame_check)}
-<h2>Summary</h2>{_summary_table(cols)}{_unscored(rows)}
+<h2>Summary</h2>{_summary_table(cols)}{_by_task(cols, rows)}{_unscored(rows)}
 <h2>Distributions</h2><div class="hists">{hists}</div>
 <h2 id="lowest">Lowest {len(low)}</h2>{lows}
 <h2 id="highest">Highest {len(high)}</h2>{highs}

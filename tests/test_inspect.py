@@ -260,3 +260,12 @@ def test_input_lines_score_could_not_read_are_listed(tmp_path):
     text = index.read_text()
     assert '1 input line(s) could not be read' in text and "input line 9: not valid JSON: &lt;oops&gt;" in text
     assert report.columns_of(rows)[-1].values[-1] is None  # counted as a null total, not a crash
+
+
+def test_mixed_files_get_a_mean_per_task(built):
+    _, text = built
+    table = text[text.index('id="by-task"'):]
+    table = table[: table.index("</table>")]
+    # math rows: format 0.0 and 1.0, iou never applies; rec rows: iou 0.0, 0.91, 0.08
+    assert '<td>math</td><td class="num">2</td><td class="num">0.500</td><td class="num">null</td>' in table
+    assert '<td>rec</td><td class="num">3</td><td class="num">1.000</td><td class="num">0.330</td>' in table
