@@ -41,6 +41,8 @@ LETTERS = [
     # no answer: articles, pronouns, prose
     ("the answer is a cat", None), ("I think so", None), ("A cat is on the mat", None), ("", None),
     ("It could be B or it could be C.", None),
+    # hedges are not multi-select answers; "answer is" outranks a later "option"
+    ("The answer is B or C", None), ("B/C", None), ("The answer is B. Option C is incorrect.", "B"),
 ]
 
 

@@ -30,9 +30,10 @@ __all__ = [
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\S")
-_SEPARATORS = frozenset({",", ";", "/", "&", "+", "and", "And", "AND", "or"})
+_SEPARATORS = frozenset({",", ";", "&", "+", "and", "And", "AND"})
+_HEDGES = frozenset({"or", "Or", "OR", "/"})
 _PUNCT_AFTER = frozenset({".", ")", ",", ":", ";", "]", "!", "?", "*", "'", '"'})
-_ANSWER_WORDS = frozenset({"answer", "answers", "option", "options", "choice", "choices"})
+_ANSWER_WORDS = (frozenset({"answer", "answers"}), frozenset({"option", "options", "choice", "choices"}))
 _FILLER = frozenset({"is", "are", "would", "be", "should", "will", "must", ":", "-", "=", "*", "correct", "final", "the"})
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Za-z])[\.\):]\s*(.*)$")
 
@@ -106,7 +107,7 @@ def _letter_at(toks: list[str], j: int, allowed: str | None) -> tuple[str | None
         return None, j
     tok = toks[j]
     nxt = toks[j + 1] if j + 1 < n else None
-    ends = nxt is None or nxt in _PUNCT_AFTER or nxt in _SEPARATORS
+    ends = nxt is None or nxt in _PUNCT_AFTER or nxt in _SEPARATORS or nxt in _HEDGES
     if tok.islower() and not ends:
         return None, j  # "the answer is a cat"
     if tok in "IA" and allowed is None and not ends and nxt is not None and nxt[:1].islower():
@@ -124,12 +125,16 @@ def _letters_from(toks: list[str], j: int, allowed: str | None) -> str | None:
                 return "".join(sorted(run))  # "AC" after "answer is"
         return None
     found = {letter}
-    while k + 1 < len(toks) and toks[k] in _SEPARATORS:
+    for _ in range(len(LETTERS)):
+        if not (k + 1 < len(toks) and toks[k] in _SEPARATORS):
+            break
         more, k2 = _letter_at(toks, k + 1, allowed)
         if more is None:
             break
         found.add(more)
         k = k2
+    if k < len(toks) and toks[k] in _HEDGES:
+        return None  # "B or C" is a hedge, not a multi-select answer
     return "".join(sorted(found))
 
 
@@ -148,14 +153,15 @@ def extract_letters(text: str, options: Any = None, max_chars: int = 4000) -> st
     if strict and all(_ok(c, allowed) for c in strict):
         return strict
     toks = _tokens(text)
-    for i in range(len(toks) - 1, -1, -1):
-        if toks[i].lower() in _ANSWER_WORDS:
-            j, skipped = i + 1, 0
-            while j < len(toks) and toks[j].lower() in _FILLER and skipped < 4:
-                j, skipped = j + 1, skipped + 1
-            got = _letters_from(toks, j, allowed)
-            if got:
-                return got
+    for words in _ANSWER_WORDS:  # "answer is X" outranks "option X is wrong"
+        for i in range(len(toks) - 1, -1, -1):
+            if toks[i].lower() in words:
+                j, skipped = i + 1, 0
+                while j < len(toks) and toks[j].lower() in _FILLER and skipped < 4:
+                    j, skipped = j + 1, skipped + 1
+                got = _letters_from(toks, j, allowed)
+                if got:
+                    return got
     if toks:
         got, k = _letter_at(toks, 0, allowed)
         if got and (k >= len(toks) or toks[k - 1] in ")]" or toks[k] in ".):"):
