@@ -180,6 +180,9 @@ def aligned_verdict(sample) -> Verdict:
         wrong.append("no input_size")
     if not str(sample.image).endswith(f"img{i}.png"):
         wrong.append(f"image {sample.image}")
+    parts = [p for m in sample.prompt if isinstance(m["content"], list) for p in m["content"] if p.get("type") == "image"]
+    if len(parts) != 1 or "image" in parts[0] or "images" in sample.columns:
+        wrong.append("image parts missing or pixels shipped to the reward")  # paths and sizes suffice
     return Verdict(0.0, f"misaligned for {asked}: {', '.join(wrong)}") if wrong else Verdict(1.0, "aligned")
 
 
@@ -234,7 +237,7 @@ def test_aligned_verdict_can_fail(tmp_path):
     """The probe is not vacuous: a sample carrying another row's solution is caught."""
     from vlmr1.types import Sample
 
-    prompt = [{"role": "user", "content": [{"type": "text", "text": "Find the square in picture r3."}]}]
+    prompt = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Find the square in picture r3."}]}]
     good = Sample("x", solution=[3, 4, 13, 14], prompt=prompt, id="r3", image="/d/img3.png",
                   image_size=_size(3), input_size=(56, 56))
     assert aligned_verdict(good).score == 1.0

@@ -201,6 +201,49 @@ def make_quiet(trainer: Any) -> None:
 # -- the trainer -------------------------------------------------------------------------
 
 
+def _strip_pixels(prompt: Any) -> Any:
+    """A prompt's messages with image parts reduced to placeholders (no pixel data)."""
+    if not isinstance(prompt, list):
+        return prompt
+    out = []
+    for message in prompt:
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list):
+            content = [{"type": "image"} if isinstance(p, Mapping) and p.get("type") == "image" else p for p in content]
+            message = {**message, "content": content}
+        out.append(message)
+    return out
+
+
+def pixel_free(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A TRL reward function that is handed no decoded images.
+
+    TRL passes the ``images`` column and prompts with the images inside to every reward
+    function; rewards that run in worker processes would pickle those pixels for every
+    completion. Rewards get the image's path (``image``) and sizes instead.
+    """
+    import inspect
+
+    def light(prompts: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        kwargs.pop("images", None)
+        return (None if prompts is None else [_strip_pixels(p) for p in prompts]), kwargs
+
+    if inspect.iscoroutinefunction(func):
+        async def wrapper(prompts: Any = None, **kwargs: Any) -> Any:
+            prompts, kwargs = light(prompts, kwargs)
+            return await func(prompts=prompts, **kwargs)
+    else:
+        def wrapper(prompts: Any = None, **kwargs: Any) -> Any:  # type: ignore[misc]
+            prompts, kwargs = light(prompts, kwargs)
+            return func(prompts=prompts, **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = func.__name__  # TRL logs rewards/<__name__>/mean
+    wrapper.__doc__ = func.__doc__
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    return wrapper
+
+
+
 class TimedTrainer(StableReinforceTrainer):
     """The trainer ``vlmr1 train`` builds: StableReinforce (a no-op unless configured) and
     ``timing/rewards_s``, the seconds each generation batch spent in the reward call,
@@ -268,6 +311,7 @@ def build_trainer(
         engine = Engine(config, registry=registry)
     try:
         funcs, weights = trl_reward_functions(config, registry=registry, engine=engine)
+        funcs = [pixel_free(f) for f in funcs]
         args = grpo_config(config.extra.get("grpo"), output_dir=str(output_dir), runtime=runtime,
                            reward_weights=weights, seed=config.extra.get("seed"), where=where)
         options = StableReinforceOptions.from_mapping(config.extra.get("stable_reinforce"))
