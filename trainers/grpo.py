@@ -382,15 +382,19 @@ def train(
     templates = template_chooser(config, registry)
     sft_history: list[dict[str, Any]] = []
     if config.extra.get("sft"):
+        started = time.perf_counter()
         sft_history = sft.warm_up(model, processor, rows, config.extra["sft"], templates=templates, runtime=runtime,
                                   output_dir=output_dir / "sft", seed=config.extra.get("seed"), say=say, quiet=quiet)
+        say(f"warm-up done in {time.perf_counter() - started:.0f}s")
     if max_steps is not None:
         config = replace(config, extra={**config.extra, "grpo": {**(config.extra.get("grpo") or {}), "max_steps": max_steps}})
     with build_trainer(config, rows=rows, model=model, processor=processor, runtime=runtime, output_dir=output_dir,
                        registry=registry, say=say, where=where, quiet=quiet) as built:
         say(f"GRPO: {built.trainer.args.max_steps} steps, {built.trainer.num_generations} generations per prompt, "
             f"rewards {', '.join(built.trainer.reward_func_names)}")
+        started = time.perf_counter()
         built.trainer.train()
+        say(f"GRPO done in {time.perf_counter() - started:.0f}s")
         model_dir = None
         if save_model:
             model_dir = save_trained(built.trainer, processor, config.extra.get("model") or {}, output_dir / "model")
@@ -416,12 +420,20 @@ def save_trained(trainer: Any, processor: Any, model_cfg: Mapping[str, Any], mod
     return model_dir
 
 
+def _silent(message: str) -> None:
+    pass
+
+
 def train_from_file(path: str | Path, *, output_dir: str | Path | None = None, max_steps: int | None = None,
                     say: Say = print) -> TrainResult:
     """``vlmr1 train CONFIG``: validate the YAML (errors name file and line), then :func:`train`."""
     from vlmr1.config import load_config
     from vlmr1.documents import line_of, load_document
 
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:  # under `accelerate launch`, one voice is enough
+        say = _silent
     path = Path(path)
     config = load_config(path)
     _, lines = load_document(path)
