@@ -212,12 +212,14 @@ def extract_yes_no(text: str, max_chars: int = 4000, max_fallback_words: int = 8
     words = _WORD.findall(text[-max_chars:].lower().replace("\u2019", "'"))
     if not words:
         return None
-    first = words[0]
+    # the first word of the answer itself, even when only its tail is searched below
+    head = words if len(text) <= max_chars else _WORD.findall(text[:64].lower())
+    first = head[0] if head else ""
     if len(words) <= 3 and "yes" in words and "no" in words:
         return None  # "yes and no", "yes or no": a hedge, not an answer
     if first in ("yes", "yeah", "yep", "yup") or (first in ("true", "correct") and len(words) == 1):
         return "yes"
-    if (first in ("no", "nope", "nah") and words[1:2] != ["idea"]) or (first in ("false", "incorrect") and len(words) == 1):
+    if (first in ("no", "nope", "nah") and head[1:2] != ["idea"]) or (first in ("false", "incorrect") and len(words) == 1):
         return "no"
     if any(_has_phrase(words, p) for p in _UNSURE):
         return None
