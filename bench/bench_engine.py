@@ -27,6 +27,7 @@ import sys
 import time
 from difflib import SequenceMatcher
 
+
 # ---------------------------------------------------------------- the batch ------
 def math_item(kind: int, k: int) -> tuple[str, list[str]]:
     """A gold answer (unique per prompt through ``k``) and answers a model gives, right and wrong."""
@@ -191,10 +192,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("VLMR1_PLUGINS", "")
 
+    import math_verify  # noqa: F401 - import cost is not part of either measurement
     from vlmr1.engine import Engine
     from vlmr1.rows import sample_from_row
-
-    import math_verify  # noqa: F401 - import cost is not part of either measurement
 
     batches = [make_batch(args.prompts, args.generations, args.math_share, seed=1000 + b) for b in range(args.batches)]
     warm = make_batch(8, args.generations, args.math_share, seed=7)

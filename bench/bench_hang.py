@@ -33,8 +33,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("VLMR1_PLUGINS", "")
 
-    from fault_plugins import fault_registry  # in-process plugins: "hang" sleeps forever
-
+    from fault_plugins import (
+        fault_registry,  # in-process plugins: "hang" sleeps forever
+    )
     from vlmr1 import Sample
     from vlmr1.config import Config, EngineConfig, RewardSpec
     from vlmr1.engine import Engine

@@ -24,8 +24,9 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from .config import Config, RewardSpec
 from .errors import ConfigError, PluginFailure
@@ -33,7 +34,7 @@ from .metrics import column_metrics, failure_kind, weighted_total
 from .pool import ItemError, WorkerPool, failure_reason
 from .types import Reward, Sample, Verdict, Verifier
 
-__all__ = ["Engine", "BatchResult"]
+__all__ = ["BatchResult", "Engine"]
 
 GOLD_CACHE_SIZE = 8192
 SPARE_WORKERS = 8  # see WorkerPool: workers that take over from stalled (hung) tasks
@@ -449,10 +450,10 @@ class Engine:
                 self._loop.close()
             self._loop = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

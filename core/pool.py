@@ -30,9 +30,10 @@ import signal
 import sys
 import time
 import weakref
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-__all__ = ["WorkerPool", "ItemError", "failure_reason"]
+__all__ = ["ItemError", "WorkerPool", "failure_reason"]
 
 _SLOTS = 256  # concurrent chunks whose progress the parent can see
 _PROGRESS: dict[int, Any] = {}  # pool id -> shared array, inherited by forked workers
@@ -68,7 +69,7 @@ def _init_worker(memory_mb: int | None) -> None:
     except OSError:  # pragma: no cover
         current = 0
     limit = current + int(memory_mb) * 1024 * 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
@@ -77,7 +78,7 @@ def _init_worker(memory_mb: int | None) -> None:
 class ItemError:
     """An item's exception, reduced to names and text so it always pickles back."""
 
-    __slots__ = ("type", "message")
+    __slots__ = ("message", "type")
 
     def __init__(self, type_: str, message: str) -> None:
         self.type, self.message = type_, message

@@ -6,11 +6,12 @@ The same function builds Samples for `vlmr1 score`, for the TRL bridge and for
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .types import Sample
 
-__all__ = ["RowError", "sample_from_row", "completion_text"]
+__all__ = ["RowError", "completion_text", "sample_from_row"]
 
 # Row keys that become Sample fields; everything else goes into Sample.columns.
 _FIELDS = ("completion", "solution", "prompt", "task", "id", "group", "image", "image_size", "input_size")

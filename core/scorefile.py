@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .config import Config
 from .errors import VlmrError
 from .rows import RowError, sample_from_row
 
-__all__ = ["ScoreSummary", "score_file", "recover_partial"]
+__all__ = ["ScoreSummary", "recover_partial", "score_file"]
 
 FAILURE_PREFIXES = ("error", "crashed", "memory", "gold_error")
 

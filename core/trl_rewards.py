@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .config import Config
 from .engine import BatchResult, Engine
 from .rows import sample_from_row
 from .types import Sample
 
-__all__ = ["trl_reward_functions", "samples_from_trl"]
+__all__ = ["samples_from_trl", "trl_reward_functions"]
 
 # Keyword arguments TRL passes that are not per-completion dataset columns.
 _NOT_COLUMNS = frozenset({"trainer_state", "log_extra", "log_metric", "environments", "completion_ids"})

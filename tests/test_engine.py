@@ -8,7 +8,6 @@ import os
 
 import pytest
 from fault_plugins import PREPARED, fault_registry
-
 from vlmr1 import Sample, Verdict
 from vlmr1.config import Config, EngineConfig, RewardSpec, config_from_dict
 from vlmr1.engine import BatchResult, Engine

@@ -7,7 +7,6 @@ import time
 
 import pytest
 from fault_plugins import fault_registry
-
 from vlmr1 import Sample
 from vlmr1.config import Config, EngineConfig, RewardSpec
 from vlmr1.engine import Engine
@@ -88,9 +87,8 @@ def test_next_batch_runs_at_full_speed_after_a_hang():
 
 @pytest.mark.parametrize("fault", ["raise", "hang", "segv"])
 def test_strict_mode_names_the_plugin_and_distribution(fault):
-    with engine(strict=True) as eng:
-        with pytest.raises(PluginFailure) as err:
-            eng.score(batch(["fine", fault]))
+    with engine(strict=True) as eng, pytest.raises(PluginFailure) as err:
+        eng.score(batch(["fine", fault]))
     msg = str(err.value)
     assert "'faulty'" in msg and "vlmr1-reward-faulty" in msg and "0.0.1" in msg
     assert FAULTS[fault].split(":")[0] in msg and "item 1 (id r1)" in msg

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from vlmr1.rows import RowError, completion_text, sample_from_row
 
 

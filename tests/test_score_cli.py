@@ -11,10 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from fault_plugins import install
-
 from vlmr1.cli import main
 from vlmr1.documents import schema_problems
 from vlmr1.scorefile import recover_partial, score_file
@@ -92,8 +90,8 @@ def test_workers_and_timeout_override_the_config(tmp_path):
 
 
 def test_partial_with_a_torn_line_resumes_without_loss_or_duplicates(tmp_path):
-    from vlmr1.config import config_from_dict
     from fault_plugins import fault_registry
+    from vlmr1.config import config_from_dict
 
     config = config_from_dict({"rewards": [{"name": "faulty"}], "engine": {"workers": 1}})
     rows = [{"id": i, "completion": "x" * i} for i in range(1, 40)]
@@ -111,7 +109,6 @@ def test_partial_with_a_torn_line_resumes_without_loss_or_duplicates(tmp_path):
     assert out.read_text() == expected and summary.resumed == 11 and summary.rows == 39
 
 
-@pytest.mark.slow
 def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
     cfg = write_config(tmp_path / "c.json", [{"name": "faulty", "params": {"sleep": 0.05}}, {"name": "fmt"}], {"workers": 1, "timeout": 10})
     rows = [{"id": i, "completion": f"sleep{'y' * (i % 5)}<answer>{i}", "solution": i} for i in range(80)]

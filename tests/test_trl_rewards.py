@@ -10,7 +10,6 @@ from collections import defaultdict
 
 import pytest
 from fault_plugins import fault_registry
-
 from vlmr1.config import config_from_dict
 from vlmr1.engine import Engine
 from vlmr1.trl_rewards import samples_from_trl, trl_reward_functions
@@ -27,7 +26,11 @@ class FakeTrainer:
         from accelerate import Accelerator
         from transformers import TrainerState
         from trl.trainer.grpo_trainer import GRPOTrainer
-        from trl.trainer.utils import get_callable_name, is_async_callable, start_event_loop_in_daemon
+        from trl.trainer.utils import (
+            get_callable_name,
+            is_async_callable,
+            start_event_loop_in_daemon,
+        )
 
         self.accelerator = Accelerator(cpu=True)
         self.args = types.SimpleNamespace(report_to=[])
@@ -118,7 +121,7 @@ def test_async_functions_through_real_calculate_rewards_agree_with_engine_score(
 
 def test_sync_functions_when_every_reward_is_cheap_and_errors_reach_log_metric():
     cfg = config_from_dict({"rewards": [{"name": "fmt"}, {"name": "c", "reward": "cheap", "gate": "fmt", "gate_min": 0.5}]})
-    funcs, weights = trl_reward_functions(cfg, registry=fault_registry())
+    funcs, _ = trl_reward_functions(cfg, registry=fault_registry())
     assert not any(asyncio.iscoroutinefunction(f) for f in funcs)
     trainer = FakeTrainer(funcs)
     completions = ["<answer>", "raise", "no", "<answer>"]

@@ -4,8 +4,13 @@ The logic lives in :mod:`vlmr1.scorefile`."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from vlmr1.scorefile import ScoreSummary
 
 
 @click.command()
@@ -29,10 +34,16 @@ def score(config_path: str, input_path: str, output_path: str, workers: int | No
 
     show = not no_progress and sys.stderr.isatty()
     if show:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
-            task = bar.add_task("score", total=count_records(__import__("pathlib").Path(input_path)))
+            task = bar.add_task("score", total=count_records(Path(input_path)))
             summary = score_file(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line,
                                  on_progress=lambda n: bar.advance(task, n))
     else:
@@ -40,7 +51,7 @@ def score(config_path: str, input_path: str, output_path: str, workers: int | No
     _print_summary(summary, output_path)
 
 
-def _print_summary(summary, output_path: str) -> None:  # noqa: ANN001
+def _print_summary(summary: ScoreSummary, output_path: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
