@@ -97,6 +97,8 @@ def test_strip_fence_forms():
     assert strip_fence("text ```[2]``` more") == "[2]"
     assert strip_fence("```json\n[1]") == "```json\n[1]"  # unclosed: left as it is
     assert strip_fence("  [3] ") == "[3]"
+    assert parse_answer_json('```json\n{"a": "```"}\n```').value == {"a": "```"}
+    assert parse_answer_json('{"a": "```"}').value == {"a": "```"}
 
 
 def test_nesting_depth_ignores_brackets_in_strings():
@@ -121,6 +123,8 @@ def test_round_trip_of_any_json_value(value):
     assert got.ok and got.value == value
     fenced = parse_answer_json(f"```json\n{text}\n```")
     assert fenced.ok and fenced.value == value
+    bare = parse_answer_json(f"  {text}\n")
+    assert bare.ok and bare.value == value
 
 
 @settings(max_examples=300, deadline=None)

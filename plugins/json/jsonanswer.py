@@ -61,14 +61,16 @@ class _Reject(ValueError):
         self.reason = reason
 
 
-def strip_fence(text: str) -> str:
+def strip_fence(text: str, widest: bool = False) -> str:
     """The body of the first Markdown code fence (```json ... ``` or ``` ... ```), or
-    the stripped text when there is no complete fence. A few ``find`` calls."""
+    the stripped text when there is no complete fence. A few ``find`` calls.
+    ``widest``: close the fence at the last ``` instead of the next one (a JSON string
+    that itself contains three backticks)."""
     begin = text.find("```")
     if begin < 0:
         return text.strip()
-    end = text.find("```", begin + 3)
-    if end < 0:
+    end = text.rfind("```") if widest else text.find("```", begin + 3)
+    if end <= begin:
         return text.strip()
     body = text[begin + 3:end]
     newline = body.find("\n")
@@ -178,7 +180,15 @@ def parse_answer_json(answer: str, limits: JsonLimits = JsonLimits(), lenient: b
     body = strip_fence(answer)
     if not body:
         return ParsedJson("empty_answer")
-    return loads_safe(body, limits, lenient)
+    got = loads_safe(body, limits, lenient)
+    if got.reason == "answer_not_json" and "```" in answer:
+        # three backticks inside a JSON string: the fence may close later, or not be one
+        for other in (strip_fence(answer, widest=True), answer.strip()):
+            if other != body:
+                retry = loads_safe(other, limits, lenient)
+                if retry.ok:
+                    return retry
+    return got
 
 
 # -- schema validation ----------------------------------------------------------------
