@@ -32,7 +32,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             "kind (JSON matching its schema, a number, an option, non-empty text); else 0.0 with a reason "
             "(no_answer_tag, multiple_answer_tags, text_outside_tags, answer_not_json, schema: <path>: "
             "<msg>, ...). None (no_template) for rows whose task has no template. params: template, "
-            "strict, check_answer, think_prefilled, max_chars, max_depth, max_digits.",
+            "strict, check_answer, think_prefilled, max_chars, max_depth, max_digits, options_column.",
             score_batch=format_score_batch,
             cheap=True,
             defaults=FORMAT_DEFAULTS,

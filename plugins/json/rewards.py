@@ -26,6 +26,7 @@ FORMAT_DEFAULTS: dict[str, Any] = {
     "max_chars": 50_000,
     "max_depth": 32,
     "max_digits": 50,
+    "options_column": "options",
 }
 
 JSON_DEFAULTS: dict[str, Any] = {
@@ -90,7 +91,7 @@ def check_answer_kind(answer: str, template: PromptTemplate, sample: Sample, par
         letters = parse_letters_strict(body)
         if letters is None:
             return "answer_not_choice", None
-        allowed = option_letters(sample.get("options"))
+        allowed = option_letters(sample.get(str(params.get("options_column", "options"))))
         if allowed is not None and any(c not in allowed for c in letters):
             return "not_an_option", letters
         return "ok", letters
