@@ -13,13 +13,18 @@ class VlmrError(Exception):
 class UnknownNameError(VlmrError, KeyError):
     """A reward, verifier or template name that nothing registered."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str], held_back: Iterable[str] = ()) -> None:
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         listing = ", ".join(known) if known else "none"
+        held = sorted(held_back)
+        held_hint = (
+            f" Installed plugins not loaded because VLMR1_PLUGINS leaves them out: {', '.join(held)};"
+            f" add the one you need to VLMR1_PLUGINS." if held else ""
+        )
         super().__init__(
-            f"Unknown {kind} {name!r}.{hint} Installed {kind}s: {listing}. "
+            f"Unknown {kind} {name!r}.{hint} Installed {kind}s: {listing}.{held_hint} "
             f"Run `vlmr1 plugins` to see what is installed, or `pip install` the plugin that provides it."
         )
         self.kind, self.name, self.suggestion = kind, name, (close[0] if close else None)

@@ -61,6 +61,7 @@ class Registry:
         self.plugins: list[PluginInfo] = []
         self.items: dict[str, dict[str, Any]] = {kind: {} for kind, _ in _KINDS.values()}
         self.conflicts: dict[tuple[str, str], list[Provenance]] = {}
+        self.held_back: list[str] = []  # installed entry points the allow list left out
 
     # -- lookup -----------------------------------------------------------------------
     @property
@@ -85,7 +86,7 @@ class Registry:
         try:
             return self.items[kind][name]
         except KeyError:
-            raise UnknownNameError(kind, name, self.items[kind]) from None
+            raise UnknownNameError(kind, name, self.items[kind], self.held_back) from None
 
     def reward(self, name: str) -> Reward:
         return self._get("reward", name)
@@ -180,13 +181,15 @@ def allowed_plugins(env: dict[str, str] | None = None) -> set[str] | None:
     return {p.strip() for p in value.split(",") if p.strip()}
 
 
+def _allowed(ep: EntryPoint, allow: set[str] | None) -> bool:
+    dist = getattr(ep, "dist", None)
+    dist_name = dist.metadata["Name"] if dist is not None else None
+    return dist_name == FIRST_PARTY or allow is None or ep.name in allow or dist_name in allow
+
+
 def discover(allow: set[str] | None = None) -> Iterable[EntryPoint]:
     """Entry points of group ``vlmr1``; first-party ones always, third-party ones if allowed."""
-    for ep in entry_points(group=GROUP):
-        dist = getattr(ep, "dist", None)
-        first_party = dist is not None and dist.metadata["Name"] == FIRST_PARTY
-        if first_party or allow is None or ep.name in allow or (dist is not None and dist.metadata["Name"] in allow):
-            yield ep
+    return [ep for ep in entry_points(group=GROUP) if _allowed(ep, allow)]
 
 
 def load_registry(allow: set[str] | None | str = "env") -> Registry:
@@ -194,6 +197,7 @@ def load_registry(allow: set[str] | None | str = "env") -> Registry:
     if allow == "env":
         allow = allowed_plugins()
     registry = Registry()
+    registry.held_back = sorted({ep.name for ep in entry_points(group=GROUP) if not _allowed(ep, allow)})
     seen: set[tuple[str, str, str]] = set()
     for ep in discover(allow):  # an editable install can list an entry point twice
         dist = getattr(ep, "dist", None)

@@ -123,3 +123,11 @@ def test_registry_is_lazy_and_cached(monkeypatch):
     assert registry._default is None
     first = registry.get_registry()
     assert registry.get_registry() is first
+
+
+def test_unknown_name_mentions_plugins_the_allow_list_held_back():
+    reg = Registry()
+    reg.held_back = ["ocr"]
+    with pytest.raises(UnknownNameError) as exc:
+        reg.reward("ocr")
+    assert "VLMR1_PLUGINS leaves them out: ocr" in str(exc.value)
