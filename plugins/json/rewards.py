@@ -78,7 +78,13 @@ def check_answer_kind(answer: str, template: PromptTemplate, sample: Sample, par
     if kind == "number":
         if len(body) > 64 or not _NUMBER.fullmatch(body):
             return "answer_not_number", None
-        return "ok", body
+        plain = body.replace(",", "")
+        value: int | float = float(plain) if "." in plain else int(plain)
+        if isinstance(template.answer_schema, Mapping):
+            err = schema_error(value, template.answer_schema)  # e.g. counting: integer >= 0
+            if err:
+                return err, value
+        return "ok", value
     if kind == "choice":
         enum = (template.answer_schema or {}).get("enum") if isinstance(template.answer_schema, Mapping) else None
         if enum:

@@ -11,7 +11,8 @@ grounding format), and for reward-model training a side-by-side comparison that 
 number of the better response (no ties).
 
 For ``answer_kind="choice"`` an ``answer_schema`` with an ``enum`` lists the accepted answers
-(``yes``/``no``, ``1``/``2``); without one, the answer is one or more option letters.
+(``yes``/``no``, ``1``/``2``); without one, the answer is one or more option letters. For
+``answer_kind="number"`` an ``answer_schema`` constrains the value (counting: an integer >= 0).
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ TEMPLATES: tuple[PromptTemplate, ...] = (
         "a number in <answer> </answer> tags.",
         "<think> ... </think><answer>3</answer>",
         "number",
-        doc="Counting objects: the answer is a non-negative integer in digits.",
+        {"type": "integer", "minimum": 0},
+        "Counting objects: the answer is a non-negative integer in digits.",
     ),
     _t(
         "math",
