@@ -261,79 +261,101 @@ class WorkerPool:
         return sem
 
     async def _run_chunk(self, fn: Callable[..., Any], items: Sequence[tuple], idx: list[int], out: list[Any]) -> None:
-        """Run items ``idx`` as one task; on a kill or crash, blame the current item and rerun the rest."""
+        """Run items ``idx`` as one task; on a kill or crash, blame the current item and rerun the rest.
+
+        When the current item stalls, the chunk's items not yet started are split off into a
+        chunk of their own (on a spare worker), so several hangs in one chunk overlap instead
+        of costing one timeout after another.
+        """
+        spawned: list[asyncio.Future] = []
+        try:
+            while idx:
+                idx = await self._attempt(fn, items, idx, out, spawned)
+        except asyncio.CancelledError:
+            for task in spawned:
+                task.cancel()
+            raise
+        if spawned:
+            await asyncio.gather(*spawned)
+
+    async def _attempt(self, fn: Callable[..., Any], items: Sequence[tuple], idx: list[int], out: list[Any],
+                       spawned: list[asyncio.Future]) -> list[int]:
+        """One pebble task for ``idx``; returns the items still to run."""
         from pebble import ProcessExpired
 
-        while idx:
-            sem = self._slot()
-            await sem.acquire()
-            holding = True
-            which = 0 if self._inflight[0] < self.workers or self.spare == 0 or self._inflight[1] >= self.spare else 1
-            self.counts["chunks"] += 1
-            self.counts["spare_chunks"] += which
-            self._inflight[which] += 1
-            slot = self._free.pop() if self._free else None
-            progress = self._progress if slot is not None else None
-            if progress is not None:
-                progress[2 * slot], progress[2 * slot + 1] = -1.0, 0.0
-            started = time.perf_counter()
-            backstop = (self.timeout * len(idx) + 5.0) if self.timeout else None
-            raw = self._get(which).schedule(run_chunk, args=(self._id, slot if slot is not None else 0, fn, [items[i] for i in idx]),
-                                            timeout=backstop)
-            future = asyncio.wrap_future(raw)
-            culprit: int | None = None
-            failure: Any = None
-            try:
-                while True:
-                    done, _ = await asyncio.wait({future}, timeout=0.05)
-                    if done:
-                        break
-                    if progress is None or not raw.running():
-                        continue
-                    j, since = int(progress[2 * slot]), progress[2 * slot + 1]
-                    if 0 <= j < len(idx) and since > 0:
-                        ran = time.time() - since
-                        if self.timeout and ran > self.timeout:
-                            culprit, failure = j, TimeoutError()
-                            raw.cancel()  # pebble kills the worker
-                            self.counts["kills"] += 1
-                            break
-                        if holding and self.spare and ran > self.stall_after:
-                            sem.release()  # let the next chunk start on a spare worker
-                            self.counts["stalls"] += 1
-                            holding = False
-                if culprit is None:
-                    try:
-                        results = future.result()
-                    except ProcessExpired as exc:
-                        j = int(progress[2 * slot]) if progress is not None else -1
-                        culprit, failure = (j if 0 <= j < len(idx) else 0), exc
-                    except (TimeoutError, asyncio.TimeoutError) as exc:  # the backstop
-                        j = int(progress[2 * slot]) if progress is not None else -1
-                        culprit, failure = (j if 0 <= j < len(idx) else 0), exc
-                    except Exception as exc:  # the chunk could not run (arguments that do not pickle...)
-                        if len(idx) == 1:
-                            out[idx[0]] = ItemError(type(exc).__name__, str(exc))
-                            return
-                        await asyncio.gather(*(self._run_chunk(fn, items, [i], out) for i in idx))
-                        return
+        sem = self._slot()
+        await sem.acquire()
+        holding = True
+        which = 0 if self._inflight[0] < self.workers or self.spare == 0 or self._inflight[1] >= self.spare else 1
+        self.counts["chunks"] += 1
+        self.counts["spare_chunks"] += which
+        self._inflight[which] += 1
+        slot = self._free.pop() if self._free else None
+        progress = self._progress if slot is not None else None
+        if progress is not None:
+            progress[2 * slot], progress[2 * slot + 1] = -1.0, 0.0
+        started = time.perf_counter()
+        own = len(idx)  # idx[:own] are this task's; a stall hands the rest to a new chunk
+        backstop = (self.timeout * len(idx) + 5.0) if self.timeout else None
+        raw = self._get(which).schedule(run_chunk, args=(self._id, slot if slot is not None else 0, fn, [items[i] for i in idx]),
+                                        timeout=backstop)
+        future = asyncio.wrap_future(raw)
+        failure: Any = None
+        j = -1
+        try:
+            while True:
+                done, _ = await asyncio.wait({future}, timeout=0.05)
+                if done:
+                    break
+                if progress is None or not raw.running():
+                    continue
+                j, since = int(progress[2 * slot]), progress[2 * slot + 1]
+                if not (0 <= j < len(idx) and since > 0):
+                    continue
+                ran = time.time() - since
+                if self.timeout and ran > self.timeout:
+                    failure = TimeoutError()
+                    raw.cancel()  # pebble kills the worker
+                    self.counts["kills"] += 1
+                    break
+                if holding and self.spare and ran > self.stall_after:
+                    sem.release()  # let the next chunk start on a spare worker
+                    holding = False
+                    self.counts["stalls"] += 1
+                    if j + 1 < own:
+                        spawned.append(asyncio.ensure_future(self._run_chunk(fn, items, idx[j + 1:own], out)))
+                        own = j + 1
+            if failure is None:
+                try:
+                    results = future.result()
+                except (ProcessExpired, TimeoutError, asyncio.TimeoutError) as exc:  # a crash, or the backstop
+                    failure = exc
+                    j = int(progress[2 * slot]) if progress is not None else 0
+                except Exception as exc:  # the chunk could not run (arguments that do not pickle...)
+                    if own == 1:
+                        out[idx[0]] = ItemError(type(exc).__name__, str(exc))
                     else:
-                        for i, r in zip(idx, results):
-                            out[i] = r
-                        per_item = (time.perf_counter() - started) / len(idx)
-                        self._item_s = 0.8 * self._item_s + 0.2 * per_item
-                        return
-            except asyncio.CancelledError:
-                raw.cancel()
-                raise
-            finally:
-                self._inflight[which] -= 1
-                if slot is not None:
-                    self._free.append(slot)
-                if holding:
-                    sem.release()
-            out[idx[culprit]] = failure
-            idx = idx[:culprit] + idx[culprit + 1:]  # the others did nothing wrong: run them again
+                        spawned.extend(asyncio.ensure_future(self._run_chunk(fn, items, [i], out)) for i in idx[:own])
+                    return []
+                else:
+                    for i, r in zip(idx[:own], results):
+                        out[i] = r
+                    self._item_s = 0.8 * self._item_s + 0.2 * (time.perf_counter() - started) / len(idx)
+                    return []
+        except asyncio.CancelledError:
+            raw.cancel()
+            raise
+        finally:
+            self._inflight[which] -= 1
+            if slot is not None:
+                self._free.append(slot)
+            if holding:
+                sem.release()
+        j = max(j, 0)  # died before recording any progress: the first item is the suspect
+        if j < own:  # the item the worker was on is to blame; the others did nothing wrong
+            out[idx[j]] = failure
+            return idx[:j] + idx[j + 1:own]
+        return idx[:own]  # it died on an item a split-off chunk owns (and will judge): run ours again
 
     def close(self) -> None:
         pools, self._pools = self._pools, [None, None]

@@ -192,3 +192,13 @@ def test_verdict_int_scores_become_floats():
     v = _checked(Verdict(1))  # type: ignore[arg-type]
     assert v.score == 1.0 and type(v.score) is float
     assert _checked(Verdict("1")).score is None  # type: ignore[arg-type]
+
+
+def test_async_and_isolated_columns_run_concurrently():
+    cfg = Config((RewardSpec("j", reward="judge_like", params={"delay": 1.0}), RewardSpec("f", reward="faulty", params={"sleep": 1.0})),
+                 EngineConfig(workers=1, timeout=5))
+    with Engine(cfg, fault_registry()) as eng:
+        eng.pool.start()
+        r = eng.score([Sample("sleep-a")])
+    assert r.columns == {"j": [0.25], "f": [len("sleep-a") % 3 / 2]}
+    assert r.metrics["engine/batch_s"] < 1.9, r.metrics  # not 2 s: the judge waited while the worker slept

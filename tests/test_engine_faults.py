@@ -139,3 +139,24 @@ def test_the_timeout_is_per_item_not_per_chunk():
         eng.pool._item_s = 0.001  # as if earlier items were fast: the chunk is large
         result = eng.score(batch([f"sleep{i}" for i in range(10)]))
     assert result.metrics["rewards/faulty/timeouts"] == 0, result.reasons["faulty"]
+
+
+def test_stalled_chunks_hand_over_to_spare_workers_and_it_shows_in_metrics():
+    with engine(workers=1, timeout=1.5, dedupe=False) as eng:
+        result = eng.score(batch(["hang", "hang"] + [f"ok{i}" for i in range(10)]))
+    m = result.metrics
+    assert result.reasons["faulty"][:2] == ["timeout", "timeout"]
+    assert m["engine/stalls"] >= 1 and m["engine/spare_chunks"] >= 1 and m["engine/kills"] == 2
+    assert m["engine/batch_s"] < 1.5 * 2  # the two hangs overlapped instead of queueing on one worker
+
+
+def test_hangs_next_to_each_other_overlap():
+    """A prompt whose generations all hang: they sit in one chunk, yet cost about one
+    timeout, not one each (the chunk's tail is split off when the first one stalls)."""
+    texts = ["hang", "spin", "hang ", "spin "] + [f"ok{i}" for i in range(20)]
+    with engine(workers=2, timeout=1.0, dedupe=False) as eng:
+        eng.pool.start()
+        result = eng.score(batch([t.strip() for t in texts]))
+    assert result.reasons["faulty"][:4] == ["timeout"] * 4
+    assert result.columns["faulty"][4:] == [len(f"ok{i}") % 3 / 2 for i in range(20)]
+    assert result.metrics["engine/batch_s"] < 2 * 1.0 + 1.0, result.metrics
