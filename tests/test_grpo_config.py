@@ -110,3 +110,21 @@ def test_accelerate_configs_load_with_accelerate(name):
 def test_deepspeed_files_ship_in_the_wheel():
     text = (Path(grpo.__file__).parents[1] / "pyproject.toml").read_text()
     assert '"vlmr1.trainers" = ["deepspeed/*.json", "deepspeed/*.yaml"]' in text
+
+
+def test_run_summary_step_time_rewards_share_and_memory():
+    from vlmr1.trainers.metrics import describe_summary, run_summary
+
+    history = [
+        {"step": 1, "reward": 0.1, "step_time": 4.0, "timing/rewards_s": 0.2, "memory/max_allocated_gib": 3.0},
+        {"step": 2, "reward": 0.2, "step_time": 2.0, "timing/rewards_s": 0.1, "memory/max_allocated_gib": 3.5},
+        {"step": 3, "reward": 0.3, "step_time": 2.0, "timing/rewards_s": 0.1},
+        {"train_runtime": 8.0},  # not a step
+    ]
+    s = run_summary(history)
+    assert s["steps"] == 3 and s["first_step_s"] == 4.0 and s["mean_step_s"] == 2.0
+    assert s["rewards_s_per_step"] == pytest.approx(0.4 / 3) and s["rewards_share"] == pytest.approx(0.4 / 8.0)
+    assert s["peak_gpu_memory_gib"] == 3.5
+    text = describe_summary(s)
+    assert "then 2.00s/step" in text and "(5.00% of step time)" in text and "peak GPU memory 3.50 GiB" in text
+    assert run_summary([]) == {"steps": 0}

@@ -65,6 +65,7 @@ def test_train_from_a_vlm_r1_data_yaml(vlmr1_layout):
     result = CliRunner().invoke(main, ["train", _config(vlmr1_layout), "--output-dir", str(out)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "4 training rows" in result.output
+    assert "timing: 1 steps: first" in result.output and "% of step time)" in result.output
     assert "rewards format, iou" in result.output
     assert "no GPU found: training in float32 on CPU" in result.output
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from transformers import TrainerCallback
-
 from vlmr1.errors import ConfigError
 
 from .runtime import (  # noqa: F401  (re-exported: the public names of a training run)
@@ -33,6 +31,7 @@ from .runtime import (  # noqa: F401  (re-exported: the public names of a traini
     load_model,
     resolve_runtime,
 )
+from .metrics import MetricsLog, RewardPrinter, describe_summary, make_quiet, run_summary
 from .stable import StableReinforceTrainer
 
 
@@ -150,54 +149,6 @@ def template_chooser(config: Any, registry: Any) -> Callable[[Mapping[str, Any]]
     return choose
 
 
-# -- logging -----------------------------------------------------------------------------
-
-
-class MetricsLog(TrainerCallback):
-    """Appends every TRL log (``rewards/<name>/mean`` included) to a JSONL file."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("")
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kw: Any) -> None:
-        import json
-
-        if not logs or not state.is_world_process_zero:
-            return
-        record = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float, str))}}
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
-
-
-class RewardPrinter(TrainerCallback):
-    """One line per logged step: the total reward and each reward's mean."""
-
-    def __init__(self, say: Say) -> None:
-        self.say = say
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kw: Any) -> None:
-        if not logs or "reward" not in logs or not state.is_world_process_zero:
-            return
-        parts = [f"step {state.global_step:>3}", f"reward {logs['reward']:.3f}"]
-        for key, value in logs.items():
-            if key.startswith("rewards/") and key.endswith("/mean"):
-                parts.append(f"{key[len('rewards/'):-len('/mean')]} {value:.3f}")
-        if "step_time" in logs:
-            rewards = f" (rewards {logs['timing/rewards_s']:.2f}s)" if "timing/rewards_s" in logs else ""
-            parts.append(f"{logs['step_time']:.2f}s/step{rewards}")
-        self.say("  ".join(parts))
-
-
-def make_quiet(trainer: Any) -> None:
-    """No progress bar and no raw log dicts: our one-line-per-step printer is enough."""
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-
-
 # -- the trainer -------------------------------------------------------------------------
 
 
@@ -247,13 +198,18 @@ def pixel_free(func: Callable[..., Any]) -> Callable[..., Any]:
 class TimedTrainer(StableReinforceTrainer):
     """The trainer ``vlmr1 train`` builds: StableReinforce (a no-op unless configured) and
     ``timing/rewards_s``, the seconds each generation batch spent in the reward call,
-    logged beside TRL's ``step_time`` so the rewards' share of a step is visible."""
+    logged beside TRL's ``step_time`` so the rewards' share of a step is visible (and, on
+    a GPU, ``memory/max_allocated_gib``)."""
 
     def _calculate_rewards(self, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         out = super()._calculate_rewards(*args, **kwargs)
         mode = "train" if self.model.training else "eval"
         self._metrics[mode]["timing/rewards_s"].append(time.perf_counter() - start)
+        import torch
+
+        if torch.cuda.is_available():
+            self._metrics[mode]["memory/max_allocated_gib"].append(torch.cuda.max_memory_allocated() / 2**30)
         return out
 
 
@@ -338,6 +294,7 @@ class TrainResult:
     model_dir: Path | None
     log_history: list[dict[str, Any]]
     sft_history: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def load_rows(config: Any, processor: Any, base_dir: str | Path) -> list[dict[str, Any]]:
@@ -399,7 +356,9 @@ def train(
         if save_model:
             model_dir = save_trained(built.trainer, processor, config.extra.get("model") or {}, output_dir / "model")
         history = list(built.trainer.state.log_history)
-    return TrainResult(output_dir, built.metrics_path, model_dir, history, sft_history)
+    summary = run_summary(history)
+    say(f"timing: {describe_summary(summary)}")
+    return TrainResult(output_dir, built.metrics_path, model_dir, history, sft_history, summary)
 
 
 def save_trained(trainer: Any, processor: Any, model_cfg: Mapping[str, Any], model_dir: Path) -> Path:

@@ -22,7 +22,8 @@ from transformers import TrainerCallback
 
 from vlmr1.errors import ConfigError
 
-from .grpo import Runtime, Say, make_quiet, trl_dataset
+from .grpo import Runtime, Say, trl_dataset
+from .metrics import make_quiet
 
 OWN_KEYS = {"answer"}
 
