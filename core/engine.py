@@ -222,7 +222,10 @@ class Engine:
         plan = self._closure(only)
         verdicts: dict[str, list[Verdict]] = {}
         latency: dict[str, float] = {}
-        tasks = {c.name: asyncio.ensure_future(self._timed(c, batch, stats, latency)) for c in plan if c.mode != "formula"}
+        # Isolated and async columns first: they hand work to workers (or the network) and
+        # wait, and the inline columns then run while that work is under way.
+        order = sorted((c for c in plan if c.mode != "formula"), key=lambda c: c.mode not in ("isolated", "async"))
+        tasks = {c.name: asyncio.ensure_future(self._timed(c, batch, stats, latency)) for c in order}
         try:
             if tasks:
                 await asyncio.gather(*tasks.values())
