@@ -128,3 +128,15 @@ def test_run_summary_step_time_rewards_share_and_memory():
     text = describe_summary(s)
     assert "then 2.00s/step" in text and "(5.00% of step time)" in text and "peak GPU memory 3.50 GiB" in text
     assert run_summary([]) == {"steps": 0}
+
+
+def test_deepspeed_without_the_package_or_a_gpu_is_a_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "deepspeed" else real(name, *a))
+    with pytest.raises(ConfigError, match="DeepSpeed is not installed"):
+        grpo.grpo_config({"deepspeed": "zero2"}, output_dir=str(tmp_path), runtime=_cpu())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "deepspeed" else real(name, *a))
+    with pytest.raises(ConfigError, match="needs GPUs"):
+        grpo.grpo_config({"deepspeed": "zero3"}, output_dir=str(tmp_path), runtime=_cpu())

@@ -107,8 +107,15 @@ def grpo_config(
 
     user = dict(user or {})
     check_grpo_keys(user, where)
-    if isinstance(user.get("deepspeed"), str):
-        user["deepspeed"] = deepspeed_config_path(user["deepspeed"])
+    if user.get("deepspeed"):
+        if importlib.util.find_spec("deepspeed") is None:
+            raise ConfigError(f"{where('deepspeed')}: DeepSpeed is not installed. `pip install deepspeed` (or "
+                              "'vlmr1[gpu]') on the GPU machines, or remove `deepspeed` for plain DDP.")
+        if runtime.device == "cpu":
+            raise ConfigError(f"{where('deepspeed')}: DeepSpeed ZeRO needs GPUs and none was found; remove "
+                              "`deepspeed` to train on CPU.")
+        if isinstance(user["deepspeed"], str):
+            user["deepspeed"] = deepspeed_config_path(user["deepspeed"])
     defaults: dict[str, Any] = dict(
         output_dir=output_dir,
         report_to="none",
