@@ -102,3 +102,43 @@ def test_missing_image_is_an_error_that_names_it(vlmr1_layout):
     result = CliRunner().invoke(main, ["train", _config(vlmr1_layout), "--output-dir", str(vlmr1_layout / "run")])
     assert result.exit_code == 2
     assert "2.png" in result.output
+
+
+@pytest.mark.slow
+def test_train_under_two_processes(tmp_path):
+    """`torchrun -m vlmr1.cli train` (what `accelerate launch` runs): two processes, gloo on
+    CPU, one engine each, TRL gathering rewards across them, one voice on the terminal."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text(textwrap.dedent("""\
+        task: rec
+        model: {tiny: qwen2-vl}
+        data: {synthetic: {n: 8, seed: 1, tasks: [rec]}}
+        rewards:
+          - {name: format, weight: 0.5}
+          - {name: iou, weight: 1.0}
+        engine: {workers: 1}
+        grpo: {max_steps: 2, per_device_train_batch_size: 4, num_generations: 2, max_completion_length: 8}
+        stable_reinforce: {advantage_filter: true}
+        """))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VLMR1_PLUGINS": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(port), "-m", "vlmr1.cli", "train", str(cfg), "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "rewards format, iou, 2 processes" in out
+    assert out.count("8 training rows") == 1 and out.count("metrics: ") == 1  # rank 0 only
+    steps = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in steps if "reward" in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    assert all("rewards/iou/mean" in r and "stable_reinforce/filtered_frac" in r for r in steps)

@@ -347,8 +347,9 @@ def train(
         config = replace(config, extra={**config.extra, "grpo": {**(config.extra.get("grpo") or {}), "max_steps": max_steps}})
     with build_trainer(config, rows=rows, model=model, processor=processor, runtime=runtime, output_dir=output_dir,
                        registry=registry, say=say, where=where, quiet=quiet) as built:
+        processes = built.trainer.accelerator.num_processes
         say(f"GRPO: {built.trainer.args.max_steps} steps, {built.trainer.num_generations} generations per prompt, "
-            f"rewards {', '.join(built.trainer.reward_func_names)}")
+            f"rewards {', '.join(built.trainer.reward_func_names)}" + (f", {processes} processes" if processes > 1 else ""))
         started = time.perf_counter()
         built.trainer.train()
         say(f"GRPO done in {time.perf_counter() - started:.0f}s")
@@ -389,9 +390,9 @@ def train_from_file(path: str | Path, *, output_dir: str | Path | None = None, m
     from vlmr1.config import load_config
     from vlmr1.documents import line_of, load_document
 
-    from accelerate import PartialState
+    import os
 
-    if not PartialState().is_main_process:  # under `accelerate launch`, one voice is enough
+    if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch / torchrun, one voice is enough
         say = _silent
     path = Path(path)
     config = load_config(path)

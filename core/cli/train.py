@@ -17,10 +17,13 @@ def train(config: str, output_dir: str | None, max_steps: int | None) -> None:
     """Train with GRPO (TRL) on the rewards, data and model that CONFIG names."""
     from vlmr1.trainers.grpo import train_from_file
 
+    import os
+
     result = train_from_file(config, output_dir=output_dir, max_steps=max_steps, say=click.echo)
-    click.echo(f"metrics: {result.metrics_path}")
-    if result.model_dir:
-        click.echo(f"model:   {result.model_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"metrics: {result.metrics_path}")
+        if result.model_dir:
+            click.echo(f"model:   {result.model_dir}")
 
 
 @click.command()
