@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import torch
+
 from vlmr1.errors import ConfigError
 
 from .runtime import (  # noqa: F401  (re-exported: the public names of a training run)
@@ -194,7 +196,6 @@ def pixel_free(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-
 class TimedTrainer(StableReinforceTrainer):
     """The trainer ``vlmr1 train`` builds: StableReinforce (a no-op unless configured) and
     ``timing/rewards_s``, the seconds each generation batch spent in the reward call,
@@ -206,12 +207,9 @@ class TimedTrainer(StableReinforceTrainer):
         out = super()._calculate_rewards(*args, **kwargs)
         mode = "train" if self.model.training else "eval"
         self._metrics[mode]["timing/rewards_s"].append(time.perf_counter() - start)
-        import torch
-
         if torch.cuda.is_available():
             self._metrics[mode]["memory/max_allocated_gib"].append(torch.cuda.max_memory_allocated() / 2**30)
         return out
-
 
 
 @dataclass
@@ -387,10 +385,10 @@ def _silent(message: str) -> None:
 def train_from_file(path: str | Path, *, output_dir: str | Path | None = None, max_steps: int | None = None,
                     say: Say = print) -> TrainResult:
     """``vlmr1 train CONFIG``: validate the YAML (errors name file and line), then :func:`train`."""
+    import os
+
     from vlmr1.config import load_config
     from vlmr1.documents import line_of, load_document
-
-    import os
 
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch / torchrun, one voice is enough
         say = _silent
@@ -399,8 +397,7 @@ def train_from_file(path: str | Path, *, output_dir: str | Path | None = None, m
     _, lines = load_document(path)
 
     def where(key: str) -> str:
-        line = line_of(lines, ("grpo", key)) if key else None
-        line = line or line_of(lines, ("grpo",))
+        line = line_of(lines, ("grpo", key) if key else ("grpo",))
         return f"{path}:{line}: grpo" if line else f"{path}: grpo"
 
     out = output_dir or config.extra.get("output_dir") or Path("runs") / path.stem
