@@ -141,7 +141,7 @@ class _PreClippedOld(torch.Tensor):
     _vlmr1_bounds: tuple[float, float]
 
     @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN206
+    def __torch_function__(cls, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         bounds = next(a._vlmr1_bounds for a in args if isinstance(a, cls))
         with torch._C.DisableTorchFunctionSubclass():
@@ -176,7 +176,7 @@ class StableReinforceTrainer(GRPOTrainer):
         self.stable_reinforce = stable_reinforce
         super().__init__(*args, **kwargs)
 
-    def _generate_and_score_completions(self, inputs):  # noqa: ANN001, ANN202
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         output = super()._generate_and_score_completions(inputs)
         options = self.stable_reinforce
         if not options.advantage_filter:
@@ -191,7 +191,7 @@ class StableReinforceTrainer(GRPOTrainer):
         self._metrics[mode]["stable_reinforce/filtered_frac"].append(zeroed / max(1, gathered.shape[0]))
         return output
 
-    def _compute_loss(self, model, inputs):  # noqa: ANN001, ANN202
+    def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         options = self.stable_reinforce
         old = inputs.get("old_per_token_logps")
         if options.pre_clip and old is not None:
