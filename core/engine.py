@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import numbers
 import threading
 import time
 import weakref
@@ -28,11 +26,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .composite import formula_column, gate, topological
 from .config import Config, RewardSpec
 from .errors import ConfigError, PluginFailure
 from .metrics import column_metrics, failure_kind, weighted_total
-from .pool import ItemError, WorkerPool, failure_reason
+from .pool import ItemError, WorkerPool
 from .types import Reward, Sample, Verdict, Verifier
+from .verdicts import checked, failed, from_exception
 
 __all__ = ["BatchResult", "Engine"]
 
@@ -94,35 +94,6 @@ def _canonical(value: Any) -> str:
         return repr(value)
 
 
-def _failed(kind: str, reason: str, **details: Any) -> Verdict:
-    return Verdict(None, reason, details={"failure": kind, **details})
-
-
-def _from_exception(exc: Any, prefix: str = "", **extra: Any) -> Verdict:
-    reason, details = failure_reason(exc)
-    kind = reason if reason in ("timeout", "crashed", "memory") else "error"
-    if reason == "crashed" and "signal" in details:
-        reason = f"crashed: {details['signal']}"
-    elif reason == "crashed" and details.get("exitcode") is not None:
-        reason = f"crashed: exit {details['exitcode']}"
-    return _failed(kind, prefix + reason, **details, **extra)
-
-
-def _checked(value: Any) -> Verdict:
-    """A reward's return value as a valid Verdict, or a failure verdict saying what was wrong."""
-    if not isinstance(value, Verdict):
-        return _failed("error", f"error: reward returned {type(value).__name__}, not a Verdict")
-    score = value.score
-    if score is None:
-        return value
-    if not isinstance(score, numbers.Real):
-        return _failed("error", f"error: score {score!r} is not a number")
-    number = float(score)
-    if not math.isfinite(number):
-        return _failed("error", f"error: non-finite score {number}")
-    return value if type(score) is float else replace(value, score=number)
-
-
 class Engine:
     """Scores batches against a config. Create once and reuse: the worker pool starts on
     the first isolated task and serves every later batch; ``close()`` (or ``with``) stops it."""
@@ -166,7 +137,7 @@ class Engine:
                 raise ConfigError(f"reward {spec.name!r} refers to {', '.join(sorted(unknown))}, which is not a configured reward ({', '.join(names)}).")
             col.refs = tuple(sorted(refs))
             columns[spec.name] = col
-        return _topological(columns)
+        return topological(columns)
 
     def _reward_column(self, spec: RewardSpec) -> _Column:
         reward: Reward = self.registry.reward(spec.target)
@@ -234,9 +205,9 @@ class Engine:
                 t.cancel()
             raise
         for c in plan:  # topological: a gate or formula input is final before it is read
-            col = tasks[c.name].result() if c.name in tasks else self._formula(c, verdicts, len(batch))
+            col = tasks[c.name].result() if c.name in tasks else formula_column(c.formula, c.refs, verdicts, len(batch))
             if c.spec.gate:
-                col = _gate(col, verdicts[c.spec.gate], c.spec.gate, c.spec.gate_min)
+                col = gate(col, verdicts[c.spec.gate], c.spec.gate, c.spec.gate_min)
             verdicts[c.name] = col
         names = [c.name for c in self._columns if c.name in verdicts]
         verdicts = {n: verdicts[n] for n in names}
@@ -303,21 +274,21 @@ class Engine:
                 result = c.scorer([samples[i] for i in ready], [golds[i] for i in ready], c.params)  # type: ignore[misc]
                 result = list(result)
             except Exception as exc:
-                result = [_from_exception(exc)] * len(ready)
+                result = [from_exception(exc)] * len(ready)
             if len(result) != len(ready):
-                result = [_failed("error", f"error: score_batch returned {len(result)} verdicts for {len(ready)} samples")] * len(ready)
+                result = [failed("error", f"error: score_batch returned {len(result)} verdicts for {len(ready)} samples")] * len(ready)
             for i, v in zip(ready, result):
-                out[i] = _checked(v)
+                out[i] = checked(v)
         elif c.mode == "inline" or self.pool.inline:
             for i in ready:
                 try:
-                    out[i] = _checked(c.scorer(samples[i], golds[i], c.params))  # type: ignore[misc]
+                    out[i] = checked(c.scorer(samples[i], golds[i], c.params))  # type: ignore[misc]
                 except Exception as exc:
-                    out[i] = _from_exception(exc)
+                    out[i] = from_exception(exc)
         else:
             results = await self.pool.map(c.scorer, [(samples[i], golds[i], c.params) for i in ready])
             for i, r in zip(ready, results):
-                out[i] = _from_exception(r) if isinstance(r, (BaseException, ItemError)) else _checked(r)
+                out[i] = from_exception(r) if isinstance(r, (BaseException, ItemError)) else checked(r)
         return out  # type: ignore[return-value]
 
     async def _async_batch(self, c: _Column, samples: list[Sample]) -> list[Verdict]:
@@ -330,12 +301,12 @@ class Engine:
                 result = pending
             result = list(result)
         except asyncio.TimeoutError:
-            return [_failed("timeout", "timeout")] * len(samples)
+            return [failed("timeout", "timeout")] * len(samples)
         except Exception as exc:
-            return [_from_exception(exc)] * len(samples)
+            return [from_exception(exc)] * len(samples)
         if len(result) != len(samples):
-            return [_failed("error", f"error: ascore_batch returned {len(result)} verdicts for {len(samples)} samples")] * len(samples)
-        return [_checked(v) for v in result]
+            return [failed("error", f"error: ascore_batch returned {len(result)} verdicts for {len(samples)} samples")] * len(samples)
+        return [checked(v) for v in result]
 
     async def _prepare(self, c: _Column, samples: list[Sample], stats: _Stats) -> list[Any]:
         """Each sample's prepared gold (or a _GoldFailure), preparing each distinct solution once."""
@@ -362,26 +333,13 @@ class Engine:
                     results.append(exc)
         for key, r in zip(missing, results):
             if isinstance(r, (BaseException, ItemError)):
-                fresh[key] = _GoldFailure(_from_exception(r, prefix="gold_error: ", stage="gold"))
+                fresh[key] = _GoldFailure(from_exception(r, prefix="gold_error: ", stage="gold"))
             else:
                 fresh[key] = r
                 self._golds[key] = r
         while len(self._golds) > GOLD_CACHE_SIZE:
             self._golds.popitem(last=False)
         return [fresh[k] if k in fresh else self._golds[k] for k in keys]
-
-    def _formula(self, c: _Column, verdicts: Mapping[str, list[Verdict]], n: int) -> list[Verdict]:
-        assert c.formula is not None
-        out = []
-        for i in range(n):
-            env = {name: verdicts[name][i].score for name in c.refs if name in verdicts}
-            value = c.formula(env)
-            if value is not None and math.isfinite(value):
-                out.append(Verdict(float(value), "ok"))
-            else:
-                missing = sorted(k for k, v in env.items() if v is None)
-                out.append(Verdict(None, f"missing_input:{','.join(missing)}" if missing else "undefined"))
-        return out
 
     def _strict_error(self, c: _Column, sample: Sample, verdict: Verdict) -> PluginFailure:
         prov = c.reward.provenance if c.reward is not None else None
@@ -479,32 +437,3 @@ def _item_key(s: Sample) -> tuple[Any, ...]:
     )
 
 
-def _gate(col: list[Verdict], gate: list[Verdict], gate_name: str, gate_min: float) -> list[Verdict]:
-    """Zero the scores whose gate column is below ``gate_min``; a None gate leaves it ungated."""
-    out = []
-    for v, g in zip(col, gate):
-        if v.score is not None and g.score is not None and g.score < gate_min:
-            out.append(Verdict(0.0, f"gated_by:{gate_name}", v.answer, {**dict(v.details), "ungated_score": v.score, "ungated_reason": v.reason}))
-        else:
-            out.append(v)
-    return out
-
-
-def _topological(columns: dict[str, _Column]) -> list[_Column]:
-    order: list[_Column] = []
-    state: dict[str, int] = {}
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            raise ConfigError(f"rewards refer to each other in a cycle: {' -> '.join(path + (name,))}")
-        state[name] = 1
-        for ref in columns[name].refs:
-            visit(ref, path + (name,))
-        state[name] = 2
-        order.append(columns[name])
-
-    for name in columns:
-        visit(name, ())
-    return order

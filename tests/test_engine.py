@@ -187,7 +187,7 @@ def test_metrics_keys():
 
 
 def test_verdict_int_scores_become_floats():
-    from vlmr1.engine import _checked
+    from vlmr1.verdicts import checked as _checked
 
     v = _checked(Verdict(1))  # type: ignore[arg-type]
     assert v.score == 1.0 and type(v.score) is float
