@@ -202,3 +202,15 @@ def test_async_and_isolated_columns_run_concurrently():
         r = eng.score([Sample("sleep-a")])
     assert r.columns == {"j": [0.25], "f": [len("sleep-a") % 3 / 2]}
     assert r.metrics["engine/batch_s"] < 1.9, r.metrics  # not 2 s: the judge waited while the worker slept
+
+
+def test_gold_cache_is_bounded(monkeypatch):
+    from vlmr1 import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "GOLD_CACHE_SIZE", 3)
+    cfg = Config((RewardSpec("cheap"),), EngineConfig(workers=0))
+    with Engine(cfg, fault_registry()) as eng:
+        eng.score([Sample("a", solution=f"s{i}") for i in range(10)])
+        assert len(eng._golds) == 3
+        again = eng.score([Sample("a", solution="s9"), Sample("a", solution="s0")])
+    assert again.metrics["engine/gold_cache_hits"] == 1 and again.metrics["engine/gold_prepared"] == 1

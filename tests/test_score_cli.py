@@ -148,3 +148,38 @@ def test_a_partial_longer_than_the_input_is_refused(tmp_path):
     r = invoke("--config", str(cfg), "--input", str(inp), "--output", str(out), "--no-progress")
     assert r.exit_code == 2 and "only 1 rows" in r.stderr
     assert not out.exists()
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    import pty
+
+    cfg = write_config(tmp_path / "c.json", [{"name": "fmt"}])
+    inp = write_rows(tmp_path / "in.jsonl", [{"completion": f"<answer>{i}"} for i in range(30)])
+    driver = DRIVER.format(tests=str(HERE))
+    args = [sys.executable, "-c", driver, "score", "--config", str(cfg), "--input", str(inp), "--chunk", "10"]
+    env = {**os.environ, "VLMR1_PLUGINS": "", "COLUMNS": "100"}
+    primary, secondary = pty.openpty()
+    seen = bytearray()
+
+    def drain() -> None:  # read while it runs: a pty's buffer is lost once the child is gone
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    import threading
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    proc = subprocess.run([*args, "--output", str(tmp_path / "a.jsonl")], stdout=subprocess.PIPE, stderr=secondary, env=env, timeout=120)
+    os.close(secondary)
+    reader.join(timeout=5)
+    os.close(primary)
+    assert proc.returncode == 0 and b"scoring" in seen
+    plain = subprocess.run([*args, "--output", str(tmp_path / "b.jsonl")], capture_output=True, env=env, timeout=120)
+    assert plain.returncode == 0 and b"scoring" not in plain.stderr and b"30 rows" in plain.stdout
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()

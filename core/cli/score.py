@@ -42,7 +42,10 @@ def score(config_path: str, input_path: str, output_path: str, workers: int | No
             TimeRemainingColumn,
         )
 
-        with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+        from rich.console import Console
+
+        with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("score", total=count_records(Path(input_path)))
             summary = score_file(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line,
                                  on_progress=lambda n: bar.advance(task, n))
