@@ -140,3 +140,20 @@ def test_deepspeed_without_the_package_or_a_gpu_is_a_clear_error(tmp_path, monke
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "deepspeed" else real(name, *a))
     with pytest.raises(ConfigError, match="needs GPUs"):
         grpo.grpo_config({"deepspeed": "zero3"}, output_dir=str(tmp_path), runtime=_cpu())
+
+
+@pytest.mark.parametrize("doc, marker", [("trainer.md", "```yaml\ntask: rec"), ("benchmarks.md", "cat > gpu.yaml <<'YAML'\n")])
+def test_configs_shown_in_the_docs_are_valid(doc, marker, tmp_path):
+    """The train configs the docs show pass the schema, name GRPOConfig fields and valid options."""
+    from vlmr1.config import load_config
+    from vlmr1.trainers.stable import StableReinforceOptions
+
+    text = (Path(grpo.__file__).parents[1] / "docs" / doc).read_text()
+    start = text.index(marker) + len(marker) - (len("task: rec") if marker.startswith("```") else 0)
+    end = text.index("```" if marker.startswith("```") else "YAML\n", start)
+    path = tmp_path / "doc.yaml"
+    path.write_text(text[start:end])
+    config = load_config(path)
+    assert [r.name for r in config.rewards] == ["format", "iou"]
+    grpo.check_grpo_keys(config.extra["grpo"])
+    StableReinforceOptions.from_mapping(config.extra.get("stable_reinforce"))
