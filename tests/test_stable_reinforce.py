@@ -341,3 +341,20 @@ def test_filter_over_two_processes_uses_the_gathered_batch(tmp_path):
     assert got["before"] == [0.0] * 8 + [9.0, -3.0, -3.0, -3.0] + [0.0] * 4
     assert got["after"] == [0.0] * 8 + [0.0, -3.0, -3.0, -3.0] + [0.0] * 4
     assert got["filtered"] == [1 / 16]
+
+
+def test_pre_clip_acts_on_the_live_path_of_a_real_run(tmp_path):
+    """num_iterations=2: the second optimizer step reuses the first step's generations, so
+    TRL keeps old log-probs. With bounds of +-1e-7 every token whose probability moved
+    after the first (large) update is clamped, and a clamped token has no gradient:
+    step 2's gradient is exactly zero. Without Pre-CLIP it is not."""
+    def grad_norms(options, sub):
+        trainer = _trainer(StableReinforceTrainer, tmp_path / sub, options=options, num_iterations=2,
+                           learning_rate=0.05, max_steps=2, loss_type="grpo")
+        trainer.train()
+        return [h["grad_norm"] for h in trainer.state.log_history if "grad_norm" in h]
+
+    clipped = grad_norms({"pre_clip": True, "log_ratio_min": -1e-7, "log_ratio_max": 1e-7}, "a")
+    plain = grad_norms({"pre_clip": False}, "b")
+    assert clipped[0] > 0 and clipped[0] == pytest.approx(plain[0])  # step 1: ratio exactly 1, same as plain
+    assert clipped[1] == 0.0 and plain[1] > 0
