@@ -142,3 +142,28 @@ def test_train_under_two_processes(tmp_path):
     steps = [r for r in steps if "reward" in r]
     assert [r["step"] for r in steps] == [1, 2]
     assert all("rewards/iou/mean" in r and "stable_reinforce/filtered_frac" in r for r in steps)
+
+
+def test_text_only_math_run_with_warm_up(tmp_path):
+    """No images anywhere: a tiny Qwen2 (tokenizer as the processing class), math rows from
+    JSONL, the warm-up on reference answers, then GRPO with format and math (isolated)."""
+    rows = [{"id": str(i), "task": "math", "problem": f"What is {i} + {i}?", "solution": str(2 * i),
+             "answer": f"<think>{i} plus {i}.</think><answer>{2 * i}</answer>"} for i in range(8)]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text(textwrap.dedent("""\
+        task: math
+        model: {tiny: qwen2}
+        data: {jsonl: m.jsonl}
+        rewards:
+          - {name: format, weight: 0.5}
+          - {name: math, weight: 1.0}
+        engine: {workers: 1}
+        sft: {max_steps: 2, per_device_train_batch_size: 4}
+        grpo: {max_steps: 1, per_device_train_batch_size: 4, num_generations: 2, max_completion_length: 8}
+        """))
+    result = CliRunner().invoke(main, ["train", str(cfg), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "supervised warm-up: 2 steps on 8 reference answers" in result.output
+    step = next(json.loads(x) for x in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines() if '"reward"' in x)
+    assert "rewards/math/mean" in step and step["rewards/math/errors"] == 0

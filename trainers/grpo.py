@@ -68,6 +68,9 @@ class RowView:
     every other column reaches the reward functions unchanged.
     """
 
+    def __init__(self, with_images: bool = True) -> None:
+        self.with_images = with_images  # a text-only dataset has no `images` column at all
+
     def __call__(self, batch: Mapping[str, list]) -> dict[str, list]:
         import json
 
@@ -76,7 +79,8 @@ class RowView:
         for row in rows:
             keys.extend(k for k in row if k not in keys)
         out = {k: [row.get(k) for row in rows] for k in keys}
-        out["images"] = [open_images(row) for row in rows]
+        if self.with_images:
+            out["images"] = [open_images(row) for row in rows]
         return out
 
 
@@ -120,7 +124,7 @@ def trl_dataset(rows: list[Mapping[str, Any]], templates: Callable[[Mapping[str,
         row["prompt"] = prompt_for(row, templates(row))
         records.append(json.dumps(row, default=_jsonable))
     dataset = Dataset.from_dict({"row": records})
-    dataset.set_transform(RowView())
+    dataset.set_transform(RowView(with_images=any(row.get("image") for row in rows)))
     return dataset
 
 

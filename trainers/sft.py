@@ -22,7 +22,7 @@ from transformers import TrainerCallback
 
 from vlmr1.errors import ConfigError
 
-from .grpo import Runtime, Say, trl_dataset
+from .grpo import Runtime, Say, prompt_for, trl_dataset
 from .metrics import make_quiet
 
 OWN_KEYS = {"answer"}
@@ -106,7 +106,13 @@ def warm_up(
     args = sft_config(user, output_dir=str(output_dir), runtime=runtime, seed=seed)
     if args.max_steps == 0:
         return []
-    dataset = trl_dataset(data, templates)
+    if any(row.get("image") for row in data):
+        dataset = trl_dataset(data, templates)  # images open lazily; TRL's vision collator reads it as is
+    else:  # text only: SFTTrainer tokenizes the dataset itself, which needs plain columns
+        from datasets import Dataset
+
+        dataset = Dataset.from_list([{"prompt": prompt_for(row, templates(row)), "completion": row["completion"]}
+                                     for row in data])
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor,
                          callbacks=[LossPrinter(say, args.max_steps)])
     if quiet:
