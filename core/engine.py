@@ -250,7 +250,7 @@ class Engine:
         if todo:
             groups: dict[Any, list[int]] = {}
             for i in todo:
-                key = _item_key(batch[i]) if self.config.engine.dedupe else i
+                key = self._dedupe_key(c, batch[i]) if self.config.engine.dedupe else i
                 groups.setdefault(key, []).append(i)
             reps = [members[0] for members in groups.values()]
             stats.dedup_hits += len(todo) - len(reps)
@@ -259,6 +259,17 @@ class Engine:
                 for i in members:
                     out[i] = verdict
         return out  # type: ignore[return-value]
+
+    def _dedupe_key(self, c: _Column, s: Sample) -> Any:
+        """The reward's own key (e.g. its extracted answer) with the task and solution, or
+        everything the reward sees when it declares none (or its key function fails)."""
+        fn = c.reward.dedupe_key if c.reward is not None else None
+        if fn is not None:
+            try:
+                return ("key", fn(s, c.params), s.task, _canonical(s.solution))
+            except Exception:  # noqa: BLE001 - fall back to the safe key; scoring reports errors
+                pass
+        return _item_key(s)
 
     async def _score_unique(self, c: _Column, samples: list[Sample], stats: _Stats) -> list[Verdict]:
         if c.mode == "async":

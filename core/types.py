@@ -125,6 +125,10 @@ class Reward:
     - ``verifier``: the name of a registered verifier whose ``verify`` does the work.
 
     ``prepare(solution, params)`` parses the ground truth once per distinct solution.
+    ``dedupe_key(sample, params)`` says what the score depends on besides the solution
+    (typically the extracted answer): GRPO groups repeat answers under different
+    reasoning, and items with equal keys and solutions are then scored once. It runs
+    inline, so it must be cheap and bounded; None means "the whole sample".
     ``tasks`` limits the reward to rows of those tasks (others get None); None: all rows.
     """
 
@@ -135,6 +139,7 @@ class Reward:
     ascore_batch: Callable[[Sequence[Sample], Params], Awaitable[list[Verdict]]] | None = None
     verifier: str | None = None
     prepare: Callable[[Any, Params], Any] | None = None
+    dedupe_key: Callable[[Sample, Params], Any] | None = None
     tasks: frozenset[str] | None = None
     cheap: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)

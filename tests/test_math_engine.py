@@ -82,3 +82,19 @@ def test_choice_and_json_rewards_inline_with_a_gate():
     assert r.columns["yes_no"] == [None, None, None, 1.0, 0.0, None]
     assert r.reasons["yes_no"][4] == "no_answer"
     assert r.columns["json"] == [None, None, None, None, None, 1.0]
+
+
+def test_generations_with_the_same_answer_are_verified_once():
+    """GRPO groups reach one answer under different reasoning: math's dedupe_key (its
+    extracted answer) lets the engine verify it once and share the verdict."""
+    from vlmr1.config import config_from_dict
+    from vlmr1.engine import Engine
+
+    rows = [
+        {"completion": f"<think>route {i}: {'x' * i}</think><answer>\\frac{{1}}{{2}}</answer>", "solution": "0.5", "task": "math"}
+        for i in range(6)
+    ] + [{"completion": "<think>other</think><answer>3</answer>", "solution": "0.5", "task": "math"}]
+    with Engine(config_from_dict({"rewards": [{"name": "math"}], "engine": {"workers": 1, "timeout": 30}})) as eng:
+        result = eng.score(rows)
+    assert result.columns["math"] == [1.0] * 6 + [0.0]
+    assert result.metrics["engine/dedup_hits"] == 5

@@ -243,6 +243,12 @@ def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
     return verdict
 
 
+def math_dedupe_key(sample: Sample, params: Mapping[str, Any]) -> tuple[str | None, str]:
+    """``math_score`` reads nothing of the completion but this: its answer and where it
+    came from. Generations that reach the same answer are verified once."""
+    return extract_math_answer(sample.completion)
+
+
 # -- the same logic as a Verifier's three steps ----------------------------------------
 def math_extract(completion: str, params: Mapping[str, Any]) -> str | None:
     return extract_math_answer(completion)[0]
