@@ -44,6 +44,8 @@ class EngineConfig:
     strict: bool = False
     dedupe: bool = True
     async_timeout: float = 60.0
+    spare_workers: int = 8
+    stall_after: float | None = None
 
 
 @dataclass(frozen=True)

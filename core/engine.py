@@ -37,7 +37,6 @@ from .verdicts import checked, failed, from_exception
 __all__ = ["BatchResult", "Engine"]
 
 GOLD_CACHE_SIZE = 8192
-SPARE_WORKERS = 8  # see WorkerPool: workers that take over from stalled (hung) tasks
 
 
 @dataclass
@@ -107,7 +106,7 @@ class Engine:
         self.registry = registry
         e = config.engine
         self.pool = WorkerPool(e.workers, e.timeout, e.max_tasks_per_worker, e.memory_mb,
-                               spare=getattr(e, "spare_workers", SPARE_WORKERS), stall_after=getattr(e, "stall_after", None))
+                               spare=e.spare_workers, stall_after=e.stall_after)
         self._columns = self._plan(config.rewards)
         self._weights = {c.name: float(c.spec.weight) for c in self._columns}
         self._golds: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
