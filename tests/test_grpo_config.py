@@ -157,3 +157,34 @@ def test_configs_shown_in_the_docs_are_valid(doc, marker, tmp_path):
     assert [r.name for r in config.rewards] == ["format", "iou"]
     grpo.check_grpo_keys(config.extra["grpo"])
     StableReinforceOptions.from_mapping(config.extra.get("stable_reinforce"))
+
+
+def test_rows_with_and_without_images_cannot_share_a_dataset(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (30, 20)).save(tmp_path / "a.png")
+    rows = [{"id": "img", "problem": "q", "image": str(tmp_path / "a.png")}, {"id": "txt", "problem": "q"}]
+
+    class T:
+        def render(self, q):
+            return [{"role": "user", "content": q}]
+
+    with pytest.raises(ConfigError, match=r"1 rows have an image and 1 do not \(first without: 'txt'\)"):
+        grpo.trl_dataset(rows, lambda row: T())
+    text_only = grpo.trl_dataset(rows[1:], lambda row: T())
+    assert "images" not in text_only[0] and text_only[0]["prompt"] == [{"role": "user", "content": "q"}]
+    with_images = grpo.trl_dataset(rows[:1], lambda row: T())
+    assert [im.size for im in with_images[0]["images"]] == [(30, 20)]
+
+
+def test_step_line_shows_rewards_that_applied_to_no_row_as_na():
+    from types import SimpleNamespace
+
+    from vlmr1.trainers.metrics import RewardPrinter
+
+    said = []
+    state = SimpleNamespace(global_step=4, is_world_process_zero=True)
+    RewardPrinter(said.append).on_log(None, state, None, logs={
+        "reward": 0.5, "rewards/format/mean": 1.0, "rewards/iou/mean": None, "rewards/math/mean": float("nan"),
+        "step_time": 2.0, "timing/rewards_s": 0.25})
+    assert said == ["step   4  reward 0.500  format 1.000  iou n/a  math n/a  2.00s/step (rewards 0.25s)"]

@@ -123,8 +123,15 @@ def trl_dataset(rows: list[Mapping[str, Any]], templates: Callable[[Mapping[str,
         row.setdefault("id", str(i))
         row["prompt"] = prompt_for(row, templates(row))
         records.append(json.dumps(row, default=_jsonable))
+    with_image = [bool(row.get("image")) for row in rows]
+    if any(with_image) and not all(with_image):
+        first = next(row.get("id", i) for i, row in enumerate(rows) if not with_image[i])
+        raise ConfigError(
+            f"{sum(with_image)} rows have an image and {len(rows) - sum(with_image)} do not (first without: "
+            f"{first!r}). TRL's trainers cannot put rows with and without images in one batch for a vision "
+            "model; train them in separate runs, or give every row an image.")
     dataset = Dataset.from_dict({"row": records})
-    dataset.set_transform(RowView(with_images=any(row.get("image") for row in rows)))
+    dataset.set_transform(RowView(with_images=any(with_image)))
     return dataset
 
 

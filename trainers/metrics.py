@@ -43,10 +43,10 @@ class RewardPrinter(TrainerCallback):
     def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kw: Any) -> None:
         if not logs or "reward" not in logs or not state.is_world_process_zero:
             return
-        parts = [f"step {state.global_step:>3}", f"reward {logs['reward']:.3f}"]
+        parts = [f"step {state.global_step:>3}", f"reward {_number(logs['reward'])}"]
         for key, value in logs.items():
             if key.startswith("rewards/") and key.endswith("/mean"):
-                parts.append(f"{key[len('rewards/'):-len('/mean')]} {value:.3f}")
+                parts.append(f"{key[len('rewards/'):-len('/mean')]} {_number(value)}")
         if "step_time" in logs:
             rewards = f" (rewards {logs['timing/rewards_s']:.2f}s)" if "timing/rewards_s" in logs else ""
             parts.append(f"{logs['step_time']:.2f}s/step{rewards}")
@@ -59,6 +59,15 @@ def make_quiet(trainer: Any) -> None:
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+
+
+def _number(value: Any) -> str:
+    """A reward mean for the terminal; a column that applied to no row this step has none."""
+    import math
+
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return f"{value:.3f}"
+    return "n/a"
 
 
 def run_summary(log_history: list[Mapping[str, Any]]) -> dict[str, Any]:
