@@ -46,13 +46,14 @@ def column_metrics(name: str, verdicts: Sequence[Verdict], latency_ms: float | N
 
 
 def weighted_total(columns: Mapping[str, Sequence[float | None]], weights: Mapping[str, float], n: int) -> list[float | None]:
-    """sum(weight * score) over a row's non-None columns (TRL's ``nansum``); None when all are None."""
+    """sum(weight * score) over a row's non-None columns (TRL's ``nansum``); None when every
+    weighted column is None (a weight-0 input of a formula does not make a total)."""
     total: list[float | None] = []
     for i in range(n):
         acc, seen = 0.0, False
         for name, col in columns.items():
             value = col[i]
-            if value is not None:
+            if value is not None and weights[name] != 0:
                 acc += weights[name] * value
                 seen = True
         total.append(acc if seen else None)

@@ -214,3 +214,36 @@ def test_gold_cache_is_bounded(monkeypatch):
         assert len(eng._golds) == 3
         again = eng.score([Sample("a", solution="s9"), Sample("a", solution="s0")])
     assert again.metrics["engine/gold_cache_hits"] == 1 and again.metrics["engine/gold_prepared"] == 1
+
+
+def test_total_is_none_when_only_weight_zero_inputs_have_values():
+    """A formula whose input is missing leaves the row without a total, even though a
+    weight-0 input column has a value."""
+    from vlmr1 import Reward, Verdict
+    from vlmr1.config import config_from_dict
+    from vlmr1.engine import Engine
+    from vlmr1.testing import registered
+
+    def one(samples, golds, params):
+        return [Verdict(1.0) for _ in samples]
+
+    def none(samples, golds, params):
+        return [Verdict(None, "no_label") for _ in samples]
+
+    class P:
+        @staticmethod
+        def register_rewards(register):
+            register(Reward("one", score_batch=one, cheap=True))
+            register(Reward("none", score_batch=none, cheap=True))
+
+    import vlmr1
+
+    P.register_rewards = vlmr1.hookimpl(P.register_rewards)
+    cfg = config_from_dict({"rewards": [
+        {"name": "one", "weight": 0}, {"name": "none", "weight": 0},
+        {"name": "mix", "weight": 1, "formula": "one + none"},
+    ]})
+    with registered(("p", P)) as reg, Engine(cfg, registry=reg) as eng:
+        result = eng.score([{"completion": "x"}])
+    assert result.columns["one"] == [1.0] and result.columns["mix"] == [None]
+    assert result.total == [None]
