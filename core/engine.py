@@ -108,6 +108,7 @@ class Engine:
         self.pool = WorkerPool(e.workers, e.timeout, e.max_tasks_per_worker, e.memory_mb,
                                spare=e.spare_workers, stall_after=e.stall_after)
         self._columns = self._plan(config.rewards)
+        self._warm_up()
         self._weights = {c.name: float(c.spec.weight) for c in self._columns}
         self._golds: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,6 +138,21 @@ class Engine:
             col.refs = tuple(sorted(refs))
             columns[spec.name] = col
         return topological(columns)
+
+    def _warm_up(self) -> None:
+        done = set()
+        for c in self._columns:
+            fn = c.reward.warmup if c.reward is not None else None
+            if fn is None or fn in done:
+                continue
+            done.add(fn)
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs speed
+                import warnings
+
+                warnings.warn(f"warm-up of reward {c.spec.target!r} failed ({type(exc).__name__}: {exc}); "
+                              f"its workers will load on first use", stacklevel=3)
 
     def _reward_column(self, spec: RewardSpec) -> _Column:
         reward: Reward = self.registry.reward(spec.target)

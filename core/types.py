@@ -129,6 +129,9 @@ class Reward:
     (typically the extracted answer): GRPO groups repeat answers under different
     reasoning, and items with equal keys and solutions are then scored once. It runs
     inline, so it must be cheap and bounded; None means "the whole sample".
+    ``warmup()`` runs once in the main process when an engine is built, before any worker
+    is forked, so heavy imports (sympy, a grammar) are paid once and inherited by every
+    worker instead of eating the first item's timeout in each.
     ``tasks`` limits the reward to rows of those tasks (others get None); None: all rows.
     """
 
@@ -140,6 +143,7 @@ class Reward:
     verifier: str | None = None
     prepare: Callable[[Any, Params], Any] | None = None
     dedupe_key: Callable[[Sample, Params], Any] | None = None
+    warmup: Callable[[], None] | None = None
     tasks: frozenset[str] | None = None
     cheap: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)

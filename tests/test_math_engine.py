@@ -98,3 +98,23 @@ def test_generations_with_the_same_answer_are_verified_once():
         result = eng.score(rows)
     assert result.columns["math"] == [1.0] * 6 + [0.0]
     assert result.metrics["engine/dedup_hits"] == 5
+
+
+def test_engine_warms_math_up_before_workers_fork():
+    """Building an engine with the math reward imports math-verify in the main process, so
+    every forked worker inherits it rather than paying the import inside an item's timeout."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from vlmr1.config import config_from_dict\n"
+        "from vlmr1.engine import Engine\n"
+        "assert 'math_verify' not in sys.modules\n"
+        "eng = Engine(config_from_dict({'rewards': [{'name': 'math'}]}))\n"
+        "print('math_verify' in sys.modules)\n"
+        "eng.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**__import__('os').environ, "VLMR1_PLUGINS": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "True"

@@ -243,6 +243,12 @@ def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
     return verdict
 
 
+def math_warmup() -> None:
+    """Import math-verify and run one comparison (grammar, sympy printers) in the engine's
+    main process, so forked workers start warm."""
+    compare_answer("x^2 + \\sqrt{2}", prepare_gold("\\sqrt{2} + x^2", {}), {})
+
+
 def math_dedupe_key(sample: Sample, params: Mapping[str, Any]) -> tuple[str | None, str]:
     """``math_score`` reads nothing of the completion but this: its answer and where it
     came from. Generations that reach the same answer are verified once."""
