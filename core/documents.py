@@ -81,7 +81,6 @@ def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
 
 def schema_problems(data: Any, schema_name: str, file: str, lines: dict[Path_, int] | None = None, line: int | None = None) -> list[Problem]:
     """Every way ``data`` breaks the named schema, each located."""
-    from jsonschema import Draft202012Validator
 
     validator = _validator(schema_name)
     out = []
@@ -116,13 +115,20 @@ def _validator(name: str) -> Any:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any, str | None]]:
-    """``(line_number, row, error)`` for each non-blank line; a bad line gives ``(n, None, why)``."""
-    with open(path, encoding="utf-8") as fh:
+    """``(line_number, row, error)`` for each non-blank line; a bad line gives ``(n, None, why)``.
+
+    Lines are read as bytes, so one line that is not UTF-8 is reported alone instead of
+    ending the whole read with a decode error.
+    """
+    with open(path, "rb") as fh:
         for n, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw)
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                yield n, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                continue
             except json.JSONDecodeError as exc:
                 yield n, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
                 continue

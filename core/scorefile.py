@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .documents import iter_jsonl
 from .errors import VlmrError
 from .rows import RowError, sample_from_row
 
@@ -97,27 +98,6 @@ def recover_partial(partial: Path) -> int:
     return count
 
 
-def _input_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """``(line_number, row, error)`` per non-blank line; a bad line gives ``(n, None, why)``."""
-    with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-                row = json.loads(text)
-            except UnicodeDecodeError as exc:
-                yield n, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-                continue
-            except json.JSONDecodeError as exc:
-                yield n, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
-                continue
-            if not isinstance(row, dict):
-                yield n, None, f"expected a JSON object, got {type(row).__name__}"
-                continue
-            yield n, row, None
-
-
 def count_records(path: Path) -> int:
     with open(path, "rb") as fh:
         return sum(1 for raw in fh if raw.strip())
@@ -150,7 +130,7 @@ def score_file(
         names = engine.names
         seen = 0
         chunk: list[tuple[int, dict[str, Any] | None, str | None]] = []
-        for item in _input_records(input_path):
+        for item in iter_jsonl(input_path):
             seen += 1
             if seen <= done:
                 continue
