@@ -204,6 +204,8 @@ def pixel_free(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__name__ = wrapper.__qualname__ = func.__name__  # TRL logs rewards/<__name__>/mean
     wrapper.__doc__ = func.__doc__
     wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    if hasattr(func, "engine"):
+        wrapper.engine = func.engine  # type: ignore[attr-defined]  # keeps an owned engine alive
     return wrapper
 
 
