@@ -56,16 +56,26 @@ def _iou_core(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], giou: bool) 
     ih = np.minimum(ay2, by2) - np.maximum(ay1, by1)
     np.maximum(iw, 0.0, out=iw)
     np.maximum(ih, 0.0, out=ih)
-    inter = iw * ih
+    iou, union = _iou_from_areas(iw * ih, area_a, area_b)
+    if not giou:
+        return iou
+    c = (np.maximum(ax2, bx2) - np.minimum(ax1, bx1)) * (np.maximum(ay2, by2) - np.minimum(ay1, by1))
+    return _giou(iou, union, c)
+
+
+def _iou_from_areas(inter: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(IoU, union); 0 where either shape has no area. Shared by the numpy and shapely paths
+    so the two cannot drift apart."""
     union = area_a + area_b - inter
     ok = (area_a > 0) & (area_b > 0) & (union > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(ok, inter / np.where(ok, union, 1.0), 0.0)
-        if not giou:
-            return iou
-        c = (np.maximum(ax2, bx2) - np.minimum(ax1, bx1)) * (np.maximum(ay2, by2) - np.minimum(ay1, by1))
-        has_c = c > 0
-        return np.where(has_c, iou - (c - union) / np.where(has_c, c, 1.0), iou)
+        return np.where(ok, inter / np.where(ok, union, 1.0), 0.0), union
+
+
+def _giou(iou: np.ndarray, union: np.ndarray, enclosing: np.ndarray) -> np.ndarray:
+    has_c = enclosing > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(has_c, iou - (enclosing - union) / np.where(has_c, enclosing, 1.0), iou)
 
 
 def box_iou_pairs(a: Any, b: Any, giou: bool = False) -> np.ndarray:
@@ -126,19 +136,12 @@ def to_geometry(kind: str, coords: Sequence[float]) -> Any:
 def _shapely_core(ga: np.ndarray, gb: np.ndarray, giou: bool, hull: bool) -> np.ndarray:
     import shapely
 
-    inter = shapely.area(shapely.intersection(ga, gb))
-    area_a, area_b = shapely.area(ga), shapely.area(gb)
-    union = area_a + area_b - inter
-    ok = (area_a > 0) & (area_b > 0) & (union > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(ok, inter / np.where(ok, union, 1.0), 0.0)
-        if not giou:
-            return iou
-        both = shapely.union(ga, gb)
-        enclosing = shapely.convex_hull(both) if hull else shapely.envelope(both)
-        c = shapely.area(enclosing)
-        has_c = c > 0
-        return np.where(has_c, iou - (c - union) / np.where(has_c, c, 1.0), iou)
+    iou, union = _iou_from_areas(shapely.area(shapely.intersection(ga, gb)), shapely.area(ga), shapely.area(gb))
+    if not giou:
+        return iou
+    both = shapely.union(ga, gb)
+    enclosing = shapely.convex_hull(both) if hull else shapely.envelope(both)
+    return _giou(iou, union, shapely.area(enclosing))
 
 
 def shapely_iou_pairs(ga: Sequence[Any], gb: Sequence[Any], giou: bool = False, hull: bool = True) -> np.ndarray:
