@@ -85,6 +85,12 @@ def _corpus() -> list[str]:
         ] * 4
     for i in range(0, 1000, 3):
         lines.append(f"[{i}, {(i * 7) % 1000}, {(i * 13) % 1000}, {(i * 29) % 1000}] {i}.{i % 10}")
+    # The first-party prompt templates' own text, so a rendered prompt is short: prompt
+    # length, not the model, dominates a tiny model's step time.
+    from vlmr1.plugins.json.templates import TEMPLATES
+
+    for t in TEMPLATES:
+        lines += [t.system, t.question.replace("{question}", ""), t.answer_format] * 8
     return lines
 
 
