@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/vlmr1 demo
+	$(VENV)/bin/vlmr1 demo --out runs/demo
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
