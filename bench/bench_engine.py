@@ -12,7 +12,7 @@ The engine runs the first-party ``format``, ``math`` and ``iou`` rewards with it
 worker pool (gold parsed once per prompt, duplicate completions scored once, cheap
 rewards inline and vectorised).
 
-    python bench/bench_engine.py [--prompts 64] [--generations 8] [--batches 3] [--workers 2] [--math-share 0.75]
+    python bench/bench_engine.py [--prompts 64] [--generations 8] [--batches 3] [--workers 2] [--math-share 0.75] [--delimited]
 
 Prints throughputs and ratios; asserts nothing about time.
 """
@@ -47,16 +47,21 @@ THINK = ("Let me work through this carefully. First I restate the problem, then 
          "simplify both sides, and check the result against the constraints given in the question. ")
 
 
-def make_batch(prompts: int, generations: int, math_share: float, seed: int) -> list[dict]:
+def make_batch(prompts: int, generations: int, math_share: float, seed: int, delimited: bool = False) -> list[dict]:
     """GRPO rows: ``prompts`` x ``generations`` completions, each row with its own solution
     (unique per prompt). About half the generations of a group give the short, identical
     completion a converging policy repeats; the rest reason in their own words. Some
-    completions break the format."""
+    completions break the format. ``delimited``: math answers and solutions written as
+    ``$...$`` (as math-tuned models and many datasets write them), which is where VLM-R1's
+    ``parse`` finds an expression and really verifies instead of falling back to a
+    string-similarity score."""
     rng = random.Random(seed)
     rows = []
     for p in range(prompts):
         if rng.random() < math_share:
             gold, variants = math_item(rng.randrange(8), rng.randint(2, 9) + 10 * p)
+            if delimited:
+                gold, variants = f"${gold}$", [f"${v}$" for v in variants]
             short = f"<think>{THINK}</think>"
             for g in range(generations):
                 ans = variants[min(int(rng.expovariate(1.2)), len(variants) - 1)]
@@ -189,6 +194,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--math-share", type=float, default=0.75)
+    ap.add_argument("--delimited", action="store_true", help="math answers and solutions in $...$ (VLM-R1's parse then really verifies)")
     args = ap.parse_args()
     os.environ.setdefault("VLMR1_PLUGINS", "")
 
@@ -196,11 +202,12 @@ def main() -> None:
     from vlmr1.engine import Engine
     from vlmr1.rows import sample_from_row
 
-    batches = [make_batch(args.prompts, args.generations, args.math_share, seed=1000 + b) for b in range(args.batches)]
-    warm = make_batch(8, args.generations, args.math_share, seed=7)
+    batches = [make_batch(args.prompts, args.generations, args.math_share, seed=1000 + b, delimited=args.delimited) for b in range(args.batches)]
+    warm = make_batch(8, args.generations, args.math_share, seed=7, delimited=args.delimited)
     n = sum(len(b) for b in batches)
     distinct = sum(len({(r["completion"], str(r["solution"])) for r in b}) for b in batches)
     print(f"batch: {args.prompts} prompts x {args.generations} generations, math share {args.math_share:.0%}, "
+          f"{'$-delimited' if args.delimited else 'bare'} math answers, "
           f"{args.batches} batches = {n} completions ({distinct} distinct), {os.cpu_count()} CPUs, workers={args.workers}")
 
     vlmr1_style_rewards(warm)  # warm math-verify's caches and grammar in this process
