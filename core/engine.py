@@ -157,6 +157,11 @@ class Engine:
     def _reward_column(self, spec: RewardSpec) -> _Column:
         reward: Reward = self.registry.reward(spec.target)
         params = {**dict(reward.defaults), **dict(spec.params)}
+        if reward.check_params is not None:
+            try:
+                reward.check_params(params)
+            except Exception as exc:  # noqa: BLE001 - any complaint about params is a config error
+                raise ConfigError(f"reward {spec.name!r} (registered reward {spec.target!r}): bad params: {exc}") from exc
         prepare = reward.prepare
         if reward.is_async:
             mode, scorer = "async", None

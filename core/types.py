@@ -132,6 +132,9 @@ class Reward:
     ``warmup()`` runs once in the main process when an engine is built, before any worker
     is forked, so heavy imports (sympy, a grammar) are paid once and inherited by every
     worker instead of eating the first item's timeout in each.
+    ``check_params(params)`` raises (ideally a ConfigError naming the param) when the
+    configured params are wrong; the engine calls it when it is built, so a typo fails the
+    run at once instead of turning every row into an error.
     ``tasks`` limits the reward to rows of those tasks (others get None); None: all rows.
     """
 
@@ -144,6 +147,7 @@ class Reward:
     prepare: Callable[[Any, Params], Any] | None = None
     dedupe_key: Callable[[Sample, Params], Any] | None = None
     warmup: Callable[[], None] | None = None
+    check_params: Callable[[Params], Any] | None = None
     tasks: frozenset[str] | None = None
     cheap: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)

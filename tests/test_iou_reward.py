@@ -165,14 +165,19 @@ def test_scores_through_the_engine():
         assert eng.score(samples[2:]).columns["iou"] == [0.0, 0.5]
 
 
-def test_a_bad_param_reaches_the_engine_as_a_clear_reason():
+def test_a_bad_param_fails_when_the_engine_is_built():
+    """A typo in params is a config error at once, naming the reward and the param,
+    rather than a None on every row of a long run."""
+    import pytest
+
     from vlmr1.config import config_from_dict
     from vlmr1.engine import Engine
+    from vlmr1.errors import ConfigError
 
-    with Engine(config_from_dict({"rewards": [{"name": "iou", "params": {"frame": "pixels"}}]})) as eng:
-        result = eng.score([Sample("[0,0,1,1]", solution=[0, 0, 1, 1])])
-    assert result.columns["iou"] == [None]
-    assert "frame='pixels'" in result.verdicts["iou"][0].reason or "frame='pixels'" in str(result.verdicts["iou"][0].details)
+    with pytest.raises(ConfigError) as info:
+        Engine(config_from_dict({"rewards": [{"name": "iou", "params": {"frame": "pixels"}}]}))
+    assert "reward 'iou'" in str(info.value) and "frame='pixels'" in str(info.value)
+    assert "auto, original, input, norm1000, norm1" in str(info.value)
 
 
 # -- properties of the whole reward ------------------------------------------------------

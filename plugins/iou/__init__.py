@@ -13,7 +13,7 @@ from __future__ import annotations
 from vlmr1.hookspecs import hookimpl
 from vlmr1.types import Reward, Verifier
 
-from .reward import DEFAULTS, compare, extract, prepare_gold, score_batch
+from .reward import DEFAULTS, check_params, compare, extract, prepare_gold, score_batch
 
 __all__ = ["register_rewards", "register_verifiers"]
 
@@ -29,7 +29,8 @@ _DOC = (
 
 @hookimpl
 def register_rewards(register) -> None:
-    register(Reward("iou", doc=_DOC, score_batch=score_batch, prepare=prepare_gold, cheap=True, defaults=dict(DEFAULTS)))
+    register(Reward("iou", doc=_DOC, score_batch=score_batch, prepare=prepare_gold, cheap=True, defaults=dict(DEFAULTS),
+                    check_params=check_params))
 
 
 @hookimpl

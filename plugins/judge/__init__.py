@@ -15,6 +15,13 @@ from .rewards import CONSISTENCY_DEFAULTS, consistency_ascore, preference_score_
 __all__ = ["register_rewards"]
 
 
+def _check_judge_params(params) -> None:  # noqa: ANN001
+    """The backend settings the judge would build, built once at config time."""
+    from .backend import settings_from_params
+
+    settings_from_params(params)
+
+
 @hookimpl
 def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
     register(
@@ -25,6 +32,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             "when no verdict. params: base_url, model (or backend: transformers, model_path), deadline_s.",
             ascore_batch=consistency_ascore,
             defaults=CONSISTENCY_DEFAULTS,
+            check_params=_check_judge_params,
         )
     )
     register(
