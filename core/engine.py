@@ -249,6 +249,10 @@ class Engine:
 
     # -- one column ---------------------------------------------------------------------
     async def _timed(self, c: _Column, batch: list[Sample], stats: _Stats, latency: dict[str, float]) -> list[Verdict]:
+        if c.mode in ("batch", "inline"):
+            # Let the isolated columns hand their first chunks to the workers before this
+            # column holds the event loop with its (synchronous) work.
+            await asyncio.sleep(0)
         t = time.perf_counter()
         out = await self._column(c, batch, stats)
         latency[c.name] = (time.perf_counter() - t) * 1000.0
@@ -317,7 +321,13 @@ class Engine:
                 except Exception as exc:
                     out[i] = from_exception(exc)
         else:
-            results = await self.pool.map(c.scorer, [(samples[i], golds[i], c.params) for i in ready])
+            # Items of one solution side by side, and in one chunk where they fit: a worker
+            # that parses a gold lazily (math) then parses it once for all of them.
+            first: dict[int, int] = {}
+            group = {i: first.setdefault(id(golds[i]), len(first)) for i in ready}
+            ready.sort(key=lambda i: group[i])
+            results = await self.pool.map(c.scorer, [(samples[i], golds[i], c.params) for i in ready],
+                                          groups=[group[i] for i in ready])
             for i, r in zip(ready, results):
                 out[i] = from_exception(r) if isinstance(r, (BaseException, ItemError)) else checked(r)
         return out  # type: ignore[return-value]
@@ -353,7 +363,7 @@ class Engine:
         stats.gold_cache_hits += len(set(keys)) - len(missing)
         stats.gold_prepared += len(missing)
         fresh: dict[tuple[str, str, str], Any] = {}
-        if c.mode == "isolated" and not self.pool.inline:
+        if c.mode == "isolated" and not self.pool.inline and not (c.reward is not None and c.reward.cheap_prepare):
             results = await self.pool.map(c.prepare, [(sol, c.params) for sol in missing.values()])
         else:
             results = []

@@ -153,6 +153,20 @@ def failure_reason(failure: Any) -> tuple[str, dict[str, Any]]:
     return f"error: {name}: {msg}", {"exception": name}
 
 
+def _chunks(n: int, size: int, groups: Sequence[Any] | None) -> list[list[int]]:
+    """Index runs of about ``size``; a run ends early or late (up to twice ``size``) at a group boundary."""
+    chunks: list[list[int]] = []
+    cur: list[int] = []
+    for i in range(n):
+        if cur and len(cur) >= size and (groups is None or groups[i] != groups[i - 1] or len(cur) >= 2 * size):
+            chunks.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
 class WorkerPool:
     """Lazily started pebble pools; ``workers=0`` runs everything inline (unsafe).
 
@@ -222,15 +236,16 @@ class WorkerPool:
         return sorted({f.result() for f in [pool.schedule(_noop) for _ in range(self.workers * 2)]})
 
     # -- running ------------------------------------------------------------------------
-    async def map(self, fn: Callable[..., Any], items: Sequence[tuple]) -> list[Any]:
+    async def map(self, fn: Callable[..., Any], items: Sequence[tuple], groups: Sequence[Any] | None = None) -> list[Any]:
         """``fn(*args)`` for each args: results, or failures (``ItemError``, ``TimeoutError``,
-        pebble's ``ProcessExpired``) in their place. Never raises for an item."""
+        pebble's ``ProcessExpired``) in their place. Never raises for an item. Adjacent items
+        with equal ``groups`` keys stay in one chunk (one worker) where the size allows."""
         if not items:
             return []
         if self.inline:
             return [self._inline(fn, args) for args in items]
         size = max(1, min(64, int(self.chunk_s / max(self._item_s, 1e-6)), -(-len(items) // (2 * self.workers))))
-        chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
+        chunks = _chunks(len(items), size, groups)
         out: list[Any] = [None] * len(items)
         await asyncio.gather(*(self._run_chunk(fn, items, idx, out) for idx in chunks))
         return out

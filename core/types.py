@@ -124,7 +124,9 @@ class Reward:
       it runs in the main process and must bound its own time.
     - ``verifier``: the name of a registered verifier whose ``verify`` does the work.
 
-    ``prepare(solution, params)`` parses the ground truth once per distinct solution.
+    ``prepare(solution, params)`` parses the ground truth once per distinct solution. For
+    an isolated reward it runs in a worker too, unless ``cheap_prepare`` says it is fast and
+    bounded (then it runs in the main process and scoring starts without a round trip).
     ``dedupe_key(sample, params)`` says what the score depends on besides the solution
     (typically the extracted answer): GRPO groups repeat answers under different
     reasoning, and items with equal keys and solutions are then scored once. It runs
@@ -150,6 +152,7 @@ class Reward:
     check_params: Callable[[Params], Any] | None = None
     tasks: frozenset[str] | None = None
     cheap: bool = False
+    cheap_prepare: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
     provenance: Provenance | None = None
 

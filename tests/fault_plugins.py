@@ -112,6 +112,7 @@ class FaultPlugin:
     def register_rewards(self, register):
         register(Reward("faulty", score=faulty_score, prepare=faulty_prepare))
         register(Reward("pids", score=pid_score))
+        register(Reward("pids_cheap_prepare", score=pid_score, prepare=cheap_prepare, cheap_prepare=True))
         register(Reward("where", score=where_score))
         register(Reward("exact_acc", verifier="exact"))
         register(Reward("fmt", score_batch=cheap_batch, cheap=True))

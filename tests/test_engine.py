@@ -149,6 +149,29 @@ def test_cheap_prepare_runs_once_per_solution_inline():
     assert sorted(PREPARED) == ["G", "H"]
 
 
+def test_cheap_prepare_of_an_isolated_reward_runs_inline_and_each_solution_stays_on_one_worker():
+    PREPARED.clear()
+    samples = [Sample(f"{sol}{i}", solution=sol) for sol in ("G", "H", "K") for i in range(4)]
+    cfg = Config((RewardSpec("pids_cheap_prepare"),), EngineConfig(workers=2, dedupe=False))
+    with Engine(cfg, fault_registry()) as eng:
+        assert eng.column_mode("pids_cheap_prepare") == "isolated"
+        mixed = samples[0::4] + samples[1::4] + samples[2::4] + samples[3::4]  # G H K G H K ...
+        r = eng.score(mixed)
+    assert sorted(PREPARED) == ["G", "H", "K"]  # in this process, once each
+    by_solution: dict[str, set[int]] = {}
+    for s, v in zip(mixed, r.verdicts["pids_cheap_prepare"]):
+        by_solution.setdefault(s.solution, set()).add(v.details["pid"])
+    assert all(len(p) == 1 for p in by_solution.values()) and os.getpid() not in set().union(*by_solution.values())
+
+
+def test_chunks_keep_groups_together_within_twice_the_size():
+    from vlmr1.pool import _chunks
+
+    assert _chunks(5, 2, None) == [[0, 1], [2, 3], [4]]
+    assert _chunks(7, 2, [0, 0, 0, 1, 1, 2, 2]) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert _chunks(6, 2, [0] * 6) == [[0, 1, 2, 3], [4, 5]]  # a long group is still split
+
+
 def test_async_reward_timeout_gives_none_timeout():
     cfg = Config((RewardSpec("j", reward="judge_like", params={"delay": 5}),), EngineConfig(async_timeout=0.3))
     with Engine(cfg, fault_registry()) as eng:

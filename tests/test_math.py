@@ -88,16 +88,40 @@ def test_tolerances():
     assert score("<answer>3.2</answer>", "\\pi", rel_tol=1e-4).score == 0.0
 
 
-def test_gold_is_parsed_once_and_pickles():
-    gold = prepare_gold("$\\frac{\\sqrt{3}}{2}$", MATH_DEFAULTS)
-    assert isinstance(gold, MathGold) and gold.forms[0].parsed
+def test_gold_is_prepared_without_parsing_and_parsed_once_where_used():
+    from vlmr1.plugins.math import verify
+
+    text = "\\frac{\\sqrt{3}}{2} + \\frac{1}{97}"
+    verify._parse_cached.cache_clear()
+    gold = prepare_gold(f"${text}$", MATH_DEFAULTS)
+    assert isinstance(gold, MathGold) and gold.forms[0].text == text and gold.forms[0].number is None
+    assert verify._parse_cached.cache_info().currsize == 0  # preparing is a bounded scan, no sympy
     again = pickle.loads(pickle.dumps(gold))
-    assert [str(x) for x in again.forms[0].parsed] == [str(x) for x in gold.forms[0].parsed]
-    assert compare_answer("\\frac{\\sqrt{3}}{2}", again, MATH_DEFAULTS).score == 1.0
-    plain = prepare_gold(["3", 3.0, "<answer>3</answer>"], MATH_DEFAULTS)
-    assert [f.number for f in plain.forms] == [Fraction(3)] * 3 and all(f.parsed is None for f in plain.forms)
+    assert again == gold and len(pickle.dumps(gold)) < 300  # text only crosses to the workers
+    for answer in ("\\frac{1}{97} + \\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt{3}}{2}", "1"):
+        compare_answer(answer, again, MATH_DEFAULTS)
+    info = verify._parse_cached.cache_info()
+    assert (info.misses, info.hits) == (1, 2)  # the gold's parse is made once and reused
+    plain = prepare_gold(["3", 3.0, "<answer>3</answer>", "30^\\circ"], MATH_DEFAULTS)
+    assert [f.number for f in plain.forms] == [Fraction(3)] * 3 + [Fraction(30)]
     # a raw solution passed instead of a prepared one is prepared on the spot
     assert math_score(Sample("<answer>3</answer>", solution="3"), None, MATH_DEFAULTS).score == 1.0
+
+
+def test_unparseable_gold_is_skipped_not_scored_zero():
+    v = compare_answer("x+1", prepare_gold("$\\begin{}$", MATH_DEFAULTS), MATH_DEFAULTS)
+    assert (v.score, v.reason) == (None, "gold_unparseable")
+
+
+def test_an_answer_spelled_like_the_gold_is_accepted_without_parsing_it():
+    from vlmr1.plugins.math import verify
+
+    gold = prepare_gold("$2\\sqrt{5}+\\pi$", MATH_DEFAULTS)
+    verify._parse_cached.cache_clear()
+    v = compare_answer("2\\sqrt{5}+\\pi", gold, MATH_DEFAULTS)
+    assert (v.score, v.details["path"]) == (1.0, "same_text")
+    # the same text read as a last line of prose is parsed like any answer
+    assert compare_answer("2\\sqrt{5}+\\pi", gold, MATH_DEFAULTS, prose=True).details["path"] != "same_text"
 
 
 def test_works_off_the_main_thread():

@@ -42,7 +42,7 @@ def test_math_scores_in_worker_processes(engine_result):
     assert result.reasons["math"][4] == "too_complex"
     assert result.reasons["math"][6] == "wrong"
     assert result.verdicts["math"][1].details["path"] == "number"
-    assert result.verdicts["math"][2].details["path"] == "math_verify"
+    assert result.verdicts["math"][2].details["path"] in {"shortcut", "math_verify"}  # the LaTeX route
 
 
 def test_gold_is_prepared_once_per_distinct_solution(engine_result):

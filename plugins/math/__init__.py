@@ -44,7 +44,7 @@ def register_verifiers(register) -> None:  # noqa: ANN001 - the core's callback
 @hookimpl
 def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
     register(Reward("math", doc=_MATH_DOC, score=math_score, prepare=prepare_gold, dedupe_key=math_dedupe_key, warmup=math_warmup,
-                    cheap=False, defaults=MATH_DEFAULTS))
+                    cheap=False, cheap_prepare=True, defaults=MATH_DEFAULTS))
     register(
         Reward(
             "mcq",

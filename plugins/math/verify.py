@@ -6,11 +6,17 @@ Three decisions shape this module:
   ``0.5`` against ``\\frac{1}{2}``, is compared as exact fractions (optionally with a
   relative/absolute tolerance) in microseconds. math-verify's LaTeX parser is only used
   when either side is not a plain number.
-- **The gold is parsed once.** ``prepare_gold`` runs once per distinct solution (the
-  engine calls the reward's ``prepare``) and returns a :class:`MathGold`, which pickles
-  (math-verify's results are sympy objects and strings, both picklable) so it can be
-  shipped to worker processes. A plain-number gold keeps only its value; if an answer
-  ever needs the LaTeX path against it, its parse is cached per worker process.
+- **The gold is parsed once, where it is used.** ``prepare_gold`` (run once per distinct
+  solution by the engine, in the main process: it is a bounded scan) keeps each
+  acceptable form's text, and its exact value if it is a plain number. math-verify's
+  parse of a form happens at the first comparison that needs it, in the worker doing
+  that comparison, and is cached there (the engine sends all generations of one solution
+  to the same worker). A gold nobody needs parsed (every answer a plain number, or
+  spelled exactly like it) is never parsed, and nothing heavier than text is pickled.
+- **simplify only when it matters.** math-verify's slowest step, ``simplify``, mostly runs
+  on wrong answers; :mod:`.shortcuts` settles clearly unequal (and polynomial-identical)
+  pairs with the same verdict in a fraction of a millisecond, and an answer spelled
+  exactly like the gold is accepted without being parsed again.
 - **math-verify's own timeouts are off** (``parsing_timeout=None``,
   ``timeout_seconds=None``). They use ``signal.alarm``, which only works in a process's
   main thread and rounds fractional seconds to "no alarm"; a stuck parse is instead
@@ -31,6 +37,7 @@ from vlmr1.types import Sample, Verdict
 
 from .extract import clean_answer, extract_math_answer
 from .guard import Bounds, check_bounds
+from .shortcuts import decide, same_text_accepts
 
 __all__ = ["MATH_DEFAULTS", "GoldForm", "MathGold", "plain_number", "prepare_gold", "compare_answer", "math_score", "math_extract", "math_compare"]
 
@@ -44,12 +51,13 @@ MATH_DEFAULTS: dict[str, Any] = {
 
 _INT = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)"
 _PLAIN = re.compile(rf"(?P<num>{_INT}(?:\.\d*)?|[+-]?\.\d+)(?:\s*/\s*(?P<den>\d+))?")
+_DEGREES = re.compile(r"\s*(?:\^\s*(?:\\circ|\{\s*\\circ\s*\})|°)$")  # 30^\circ, 30^{\circ}, 30°: math-verify reads 30
 _FRAC = re.compile(r"(?P<sign>[+-]?)\s*\\[dt]?frac\s*\{\s*(?P<num>-?\d+)\s*\}\s*\{\s*(?P<den>\d+)\s*\}")
 
 
 def plain_number(text: Any) -> Fraction | None:
     """The exact value of a plain number, or None: ``3``, ``-2.50``, ``1,000``, ``.5``,
-    ``3/4``, ``\\frac{3}{4}``, ``$-\\dfrac{1}{2}$``, ``3.`` Anything else (units, variables,
+    ``3/4``, ``\\frac{3}{4}``, ``$-\\dfrac{1}{2}$``, ``3.``, ``30^\\circ``. Anything else (units, variables,
     LaTeX beyond a simple fraction) is not plain and goes to math-verify."""
     if isinstance(text, bool):
         return None
@@ -63,6 +71,8 @@ def plain_number(text: Any) -> Fraction | None:
     if len(s) > 64:
         return None
     s = clean_answer(s) if ("$" in s or "\\" in s or s.endswith(".")) else s
+    if s.endswith(("circ", "}", "°")):
+        s = _DEGREES.sub("", s)
     m = _PLAIN.fullmatch(s)
     try:
         if m:
@@ -129,12 +139,15 @@ def _parse_cached(text: str) -> tuple:
 
 @dataclass(frozen=True)
 class GoldForm:
-    """One acceptable form of the gold: its text, exact value if plain, math-verify parse."""
+    """One acceptable form of the gold: its text and, if it is a plain number, its value."""
 
     text: str
     number: Fraction | None = None
-    parsed: tuple | None = None
     reason: str = "ok"
+
+    def parsed(self) -> tuple:
+        """math-verify's parse of the text (empty if it finds nothing), cached per process."""
+        return _parse_cached(self.text)
 
 
 @dataclass(frozen=True)
@@ -162,19 +175,14 @@ def _gold_form(item: Any, params: Mapping[str, Any]) -> GoldForm:
         text = clean_answer(inner if inner is not None else item)
         number = plain_number(text)
     if number is not None:
-        return GoldForm(text, number)  # LaTeX parse deferred: most answers will be plain too
+        return GoldForm(text, number)
     why = check_bounds(text, _bounds(params))
-    if why:
-        return GoldForm(text, reason=f"gold_{why}")
-    parsed = tuple(_parse(text))
-    if not parsed:
-        return GoldForm(text, reason="gold_unparseable")
-    return GoldForm(text, None, parsed)
+    return GoldForm(text, reason=f"gold_{why}") if why else GoldForm(text)
 
 
 def prepare_gold(solution: Any, params: Mapping[str, Any]) -> MathGold:
-    """Parse a solution once: a number, a LaTeX string, ``$\\frac{1}{2}$``,
-    ``<answer>3</answer>``, or a list of acceptable forms."""
+    """A solution's acceptable forms: a number, a LaTeX string, ``$\\frac{1}{2}$``,
+    ``<answer>3</answer>``, or a list of those. Cheap and bounded (no parsing here)."""
     items = list(solution) if isinstance(solution, (list, tuple)) else [solution]
     return MathGold(tuple(_gold_form(x, params) for x in items if x is not None and x != ""))
 
@@ -209,20 +217,32 @@ def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose
     why = check_bounds(answer, _bounds(params))
     if why:
         return Verdict(0.0, why, answer)
-    mv = _mv()
+    parsed_forms = [(f, f.parsed()) for f in forms]
+    if not any(g for _, g in parsed_forms) and all(f.number is None for f in forms):
+        return Verdict.skip("gold_unparseable")
+    if not prose:
+        for f, g in parsed_forms:
+            if answer == f.text and same_text_accepts(g):
+                return Verdict(1.0, "ok", answer, {"path": "same_text"})
     predicted = tuple(_parse(answer, prose))
     if not predicted:
         return Verdict(0.0, "unparseable", answer)
     rounding = int(params.get("float_rounding", 6))
-    for f in forms:
-        gold_parsed = f.parsed if f.parsed is not None else _parse_cached(f.text)
-        if mv.verify(list(gold_parsed), list(predicted), float_rounding=rounding, timeout_seconds=None):
-            return Verdict(1.0, "ok", answer, {"path": "math_verify"})
+    path = "math_verify"
+    for _, gold_parsed in parsed_forms:
+        if not gold_parsed:
+            continue
+        decided = decide(gold_parsed, predicted, rounding)
+        path = "math_verify" if decided is None else "shortcut"
+        if decided is None:
+            decided = _mv().verify(list(gold_parsed), list(predicted), float_rounding=rounding, timeout_seconds=None)
+        if decided:
+            return Verdict(1.0, "ok", answer, {"path": path})
         if rel_tol > 0 or abs_tol > 0:
             a, b = _numeric(predicted), _numeric(gold_parsed)
             if a is not None and b is not None and abs(a - b) <= max(abs_tol, rel_tol * abs(b)):
                 return Verdict(1.0, "ok", answer, {"path": "tolerance"})
-    return Verdict(0.0, "wrong", answer, {"path": "math_verify"})
+    return Verdict(0.0, "wrong", answer, {"path": path})
 
 
 def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
@@ -243,10 +263,21 @@ def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
     return verdict
 
 
+# Answer shapes a math dataset is made of. ANTLR learns its parse decisions (a DFA shared by
+# the whole process) from the inputs it sees, and a shape seen for the first time costs
+# 5-20x more to parse; workers forked after the warm-up start with all of these learned.
+_WARMUP = ("\\frac{\\sqrt{3}}{2}", "2\\sqrt{5}", "x^2 + 3x - 4", "(x-1)^2", "\\pi r^2", "\\frac{\\pi}{6}", "3\\pi/4",
+           "-\\frac{7}{12}", "\\dfrac{1}{3}", "2^{10}", "\\sqrt[3]{2}", "[1, 2)", "\\{1, 2\\}", "(3, -4)", "x = 5",
+           "y \\leq 2", "45\\%", "1.25", "\\text{A}", "\\infty", "a+b\\cdot c", "\\log_2 8", "\\sin(x)", "e^{2}",
+           "10^{-3}", "3 \\times 4", "\\pm 2")
+
+
 def math_warmup() -> None:
-    """Import math-verify and run one comparison (grammar, sympy printers) in the engine's
-    main process, so forked workers start warm."""
+    """Import math-verify and parse the usual answer shapes once in the engine's main
+    process, so forked (and recycled) workers start warm. About half a second, once."""
     compare_answer("x^2 + \\sqrt{2}", prepare_gold("\\sqrt{2} + x^2", {}), {})
+    for text in _WARMUP:
+        _parse(text)
 
 
 def math_dedupe_key(sample: Sample, params: Mapping[str, Any]) -> tuple[str | None, str]:
