@@ -16,7 +16,9 @@ Three decisions shape this module:
 - **simplify only when it matters.** math-verify's slowest step, ``simplify``, mostly runs
   on wrong answers; :mod:`.shortcuts` settles clearly unequal (and polynomial-identical)
   pairs with the same verdict in a fraction of a millisecond, and an answer spelled
-  exactly like the gold is accepted without being parsed again.
+  exactly like the gold is accepted without being parsed again. A constant answer whose
+  value (read by :mod:`.value`, no parser) is clearly not the gold's is wrong without
+  being parsed at all.
 - **math-verify's own timeouts are off** (``parsing_timeout=None``,
   ``timeout_seconds=None``). They use ``signal.alarm``, which only works in a process's
   main thread and rounds fractional seconds to "no alarm"; a stuck parse is instead
@@ -38,6 +40,7 @@ from vlmr1.types import Sample, Verdict
 from .extract import clean_answer, extract_math_answer
 from .guard import Bounds, check_bounds
 from .shortcuts import decide, same_text_accepts
+from .value import latex_value
 
 __all__ = ["MATH_DEFAULTS", "GoldForm", "MathGold", "plain_number", "prepare_gold", "compare_answer", "math_score", "math_extract", "math_compare"]
 
@@ -199,6 +202,27 @@ def _numeric(parsed: tuple) -> float | None:
     return None
 
 
+def _value_rejects(answer: str, forms: tuple[GoldForm, ...], rounding: int, rel_tol: float, abs_tol: float) -> bool:
+    """The answer is a constant whose value (read without math-verify) is clearly none of
+    the gold forms' values: math-verify would parse it only to say "wrong"."""
+    value = latex_value(answer)
+    if value is None:
+        return False
+    for f in forms:
+        if f.number is not None:
+            gold = float(f.number)
+        else:
+            gold = latex_value(f.text)
+            if gold is None:
+                gold = _numeric(f.parsed())
+        if gold is None:
+            return False  # not a number (a set, a variable...): math-verify decides
+        margin = max(10.0 * 10.0 ** -rounding, 1e-9 * (abs(value) + abs(gold)), abs_tol, rel_tol * abs(gold))
+        if not abs(value - gold) > margin:
+            return False
+    return True
+
+
 def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose: bool = False) -> Verdict:
     """Score ``answer`` (already extracted) against a prepared gold; ``prose``: the answer
     is a last line of text rather than a tagged or boxed answer."""
@@ -217,6 +241,9 @@ def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose
     why = check_bounds(answer, _bounds(params))
     if why:
         return Verdict(0.0, why, answer)
+    rounding = int(params.get("float_rounding", 6))
+    if not prose and _value_rejects(answer, forms, rounding, rel_tol, abs_tol):
+        return Verdict(0.0, "wrong", answer, {"path": "value"})
     parsed_forms = [(f, f.parsed()) for f in forms]
     if not any(g for _, g in parsed_forms) and all(f.number is None for f in forms):
         return Verdict.skip("gold_unparseable")
@@ -227,7 +254,6 @@ def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose
     predicted = tuple(_parse(answer, prose))
     if not predicted:
         return Verdict(0.0, "unparseable", answer)
-    rounding = int(params.get("float_rounding", 6))
     path = "math_verify"
     for _, gold_parsed in parsed_forms:
         if not gold_parsed:

@@ -1,0 +1,128 @@
+"""``latex_value`` may only reject an answer if its value is math-verify's: every value it
+reads must be the value of math-verify's own parse of the same text, and what it cannot
+read unambiguously it must leave alone (None)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vlmr1.plugins.math.value import latex_value, point
+from vlmr1.plugins.math.verify import MATH_DEFAULTS, _parse, compare_answer, prepare_gold
+
+
+def mv_value(text: str) -> float | None:
+    """The value of math-verify's parse (the first expression it extracts, its variables
+    at latex_value's point), or None."""
+    for x in _parse(text):
+        if isinstance(x, str):
+            continue
+        try:
+            x = x.subs({v: point(v.name) for v in x.free_symbols if len(v.name) == 1})
+            z = complex(x.evalf(30, chop=True))
+        except (TypeError, ValueError, AttributeError):
+            return None
+        return z.real if z.imag == 0 else None
+    return None
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("2\\sqrt{3}", 2 * math.sqrt(3)),
+    ("\\frac{\\pi}{6}", math.pi / 6),
+    ("\\dfrac{3}{4}", 0.75),
+    ("3\\pi/4", 3 * math.pi / 4),
+    ("-2^2", -4.0),
+    ("2^{10}", 1024.0),
+    ("(1+\\sqrt{5})/2", (1 + math.sqrt(5)) / 2),
+    ("\\sqrt{2}\\cdot\\sqrt{8}", 4.0),
+    ("6 \\times 7", 42.0),
+    ("x^2 + 74x + 1369", (point("x") + 37) ** 2),
+    ("2xy", 2 * point("x") * point("y")),
+    ("\\pi r^2", math.pi * point("r") ** 2),
+    ("1.5", 1.5),
+])
+def test_reads_the_subset_as_math_verify_does(text, value):
+    assert close(latex_value(text), value)
+    assert close(mv_value(text), value)
+
+
+@pytest.mark.parametrize("text", [
+    "x2", "f(x)", "e", "2i", "X", "2A", "xe", "\\alpha", "\\sqrt[3]{2}", "1/2\\pi", "2^10", "2^3^2", "1,000", ".5", "\\pir", "2 3", "1(1)", "(1)(2)", "2(3+1)", "e", "\\frac12",
+    "\\frac{1}{0}", "\\sqrt{-1}", "10^{400}", "(1", "1)", "{", "", "30^\\circ", "50\\%", "\\infty", "\\sin(1)",
+    "1 = 1", "[1, 2]", "(" * 40 + "1" + ")" * 40,
+])
+def test_leaves_anything_else_to_math_verify(text):
+    assert latex_value(text) is None
+
+
+_INT = st.integers(0, 40).map(str)
+_VAR = st.sampled_from(["x", "y", "a", "n", "r"])
+_DEC = st.tuples(st.integers(0, 9), st.integers(0, 99)).map(lambda t: f"{t[0]}.{t[1]:02d}")
+
+
+def _atoms():
+    return st.one_of(
+        _INT, _DEC, st.just("\\pi"), _VAR, st.tuples(st.integers(2, 9), _VAR).map(lambda t: f"{t[0]}{t[1]}"),
+        st.tuples(_INT, st.integers(1, 12)).map(lambda t: f"\\frac{{{t[0]}}}{{{t[1]}}}"),
+        st.integers(0, 50).map(lambda n: f"\\sqrt{{{n}}}"),
+    )
+
+
+def _extend(inner):
+    return st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "\\cdot", "\\times", "*"]), inner).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+        st.tuples(inner, inner).map(lambda t: f"\\frac{{{t[0]}}}{{{t[1]}}}"),
+        inner.map(lambda e: f"\\sqrt{{{e}}}"),
+        inner.map(lambda e: f"({e})"),
+        st.tuples(inner, st.integers(0, 3)).map(lambda t: f"({t[0]})^{t[1]}"),
+        st.tuples(inner, st.integers(1, 3)).map(lambda t: f"({t[0]})^{{{t[1]}}}"),
+        st.tuples(st.integers(2, 9), inner).map(lambda t: f"{t[0]}\\sqrt{{{t[1]}}}"),
+        st.tuples(st.integers(1, 9), inner).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(st.integers(1, 9), inner).map(lambda t: f"{t[0]}\\pi/({t[1]})"),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]})/({t[1]})\\pi"),
+        st.tuples(inner, _VAR).map(lambda t: f"({t[0]}){t[1]}"),
+        st.tuples(_VAR, inner).map(lambda t: f"{t[0]}^{{{t[1]}}}"),
+        inner.map(lambda e: f"-{e}"),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]})/({t[1]})"),
+    )
+
+
+EXPRESSIONS = st.recursive(_atoms(), _extend, max_leaves=6)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS)
+def test_every_value_read_is_math_verifys_value(text):
+    ours = latex_value(text)
+    if ours is None:
+        return
+    theirs = mv_value(text)
+    assert theirs is not None and close(ours, theirs), f"{text!r}: ours {ours}, math-verify {theirs}"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS, EXPRESSIONS)
+def test_a_value_rejection_is_math_verifys_verdict(gold, answer):
+    """compare_answer's value path agrees with math-verify's verify on random pairs."""
+    import math_verify
+
+    v = compare_answer(answer, prepare_gold(gold, MATH_DEFAULTS), MATH_DEFAULTS)
+    if v.details.get("path") != "value":
+        return
+    g, a = _parse(gold), _parse(answer)
+    assert v.score == 0.0
+    assert not math_verify.verify(list(g), list(a), float_rounding=6, timeout_seconds=None), (gold, answer)
+
+
+def test_most_generated_constants_are_read():
+    """The subset must be worth having: the usual shapes are read, not passed on."""
+    shapes = ["2\\sqrt{3}", "\\frac{\\sqrt{3}}{2}", "\\frac{\\pi}{6}", "4\\pi", "3\\sqrt{2}+1", "\\frac{1}{2}", "(2+\\sqrt{3})^2",
+              "\\sqrt{13}", "\\frac{25\\pi}{4}", "12\\sqrt{5}"]
+    assert all(latex_value(s) is not None for s in shapes)
