@@ -321,6 +321,7 @@ class Engine:
                 except Exception as exc:
                     out[i] = from_exception(exc)
         else:
+            ready = self._triage(c, samples, golds, ready, out)
             # Items of one solution side by side, and in one chunk where they fit: a worker
             # that parses a gold lazily (math) then parses it once for all of them.
             first: dict[int, int] = {}
@@ -331,6 +332,24 @@ class Engine:
             for i, r in zip(ready, results):
                 out[i] = from_exception(r) if isinstance(r, (BaseException, ItemError)) else checked(r)
         return out  # type: ignore[return-value]
+
+    @staticmethod
+    def _triage(c: _Column, samples: list[Sample], golds: list[Any], ready: list[int], out: list[Verdict | None]) -> list[int]:
+        """Settle inline what the reward's ``triage`` can; the rest goes to the workers."""
+        triage = c.reward.triage if c.reward is not None else None
+        if triage is None:
+            return ready
+        rest = []
+        for i in ready:
+            try:
+                verdict = triage(samples[i], golds[i], c.params)
+            except Exception:  # noqa: BLE001 - the isolated scorer will meet (and report) the same
+                verdict = None
+            if verdict is None:
+                rest.append(i)
+            else:
+                out[i] = checked(verdict)
+        return rest
 
     async def _async_batch(self, c: _Column, samples: list[Sample]) -> list[Verdict]:
         assert c.reward is not None and c.reward.ascore_batch is not None

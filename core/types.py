@@ -127,6 +127,10 @@ class Reward:
     ``prepare(solution, params)`` parses the ground truth once per distinct solution. For
     an isolated reward it runs in a worker too, unless ``cheap_prepare`` says it is fast and
     bounded (then it runs in the main process and scoring starts without a round trip).
+    ``triage(sample, gold, params)``, for an isolated ``score``: the verdict when it is cheap
+    to reach (a bounded scan, no third-party parser), else None. The engine runs it inline
+    and sends only the undecided items to the workers: a process hop costs more than an
+    easy item. It must give the verdict ``score`` would give.
     ``dedupe_key(sample, params)`` says what the score depends on besides the solution
     (typically the extracted answer): GRPO groups repeat answers under different
     reasoning, and items with equal keys and solutions are then scored once. It runs
@@ -147,6 +151,7 @@ class Reward:
     ascore_batch: Callable[[Sequence[Sample], Params], Awaitable[list[Verdict]]] | None = None
     verifier: str | None = None
     prepare: Callable[[Any, Params], Any] | None = None
+    triage: Callable[[Sample, Any, Params], Verdict | None] | None = None
     dedupe_key: Callable[[Sample, Params], Any] | None = None
     warmup: Callable[[], None] | None = None
     check_params: Callable[[Params], Any] | None = None

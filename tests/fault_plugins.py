@@ -62,6 +62,13 @@ def pid_score(sample: Sample, gold: Any, params: Any) -> Verdict:
     return Verdict(1.0, "ok", details={"pid": os.getpid(), "gold": gold})
 
 
+def easy_triage(sample: Sample, gold: Any, params: Any) -> Verdict | None:
+    """Settles "easy..." items (in whatever process runs it), raises on "boom", passes the rest on."""
+    if sample.completion == "boom":
+        raise RuntimeError("triage failed")
+    return Verdict(0.5, "easy", details={"pid": os.getpid()}) if sample.completion.startswith("easy") else None
+
+
 def where_score(sample: Sample, gold: Any, params: Any) -> Verdict:
     """1.0 when run in the main process (workers=0), 0.0 in a worker."""
     import multiprocessing
@@ -112,6 +119,7 @@ class FaultPlugin:
     def register_rewards(self, register):
         register(Reward("faulty", score=faulty_score, prepare=faulty_prepare))
         register(Reward("pids", score=pid_score))
+        register(Reward("triaged", score=pid_score, triage=easy_triage))
         register(Reward("pids_cheap_prepare", score=pid_score, prepare=cheap_prepare, cheap_prepare=True))
         register(Reward("where", score=where_score))
         register(Reward("exact_acc", verifier="exact"))

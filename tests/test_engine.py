@@ -164,6 +164,19 @@ def test_cheap_prepare_of_an_isolated_reward_runs_inline_and_each_solution_stays
     assert all(len(p) == 1 for p in by_solution.values()) and os.getpid() not in set().union(*by_solution.values())
 
 
+def test_triage_settles_easy_items_inline_and_sends_the_rest_to_workers():
+    samples = [Sample("easy-1"), Sample("hard-1"), Sample("easy-2"), Sample("boom"), Sample("hard-2")]
+    cfg = Config((RewardSpec("triaged"),), EngineConfig(workers=2, dedupe=False))
+    with Engine(cfg, fault_registry()) as eng:
+        r = eng.score(samples)
+        chunks = r.metrics["engine/chunks"]
+    v = r.verdicts["triaged"]
+    assert [x.score for x in v] == [0.5, 1.0, 0.5, 1.0, 1.0]
+    assert v[0].details["pid"] == v[2].details["pid"] == os.getpid()  # settled in this process
+    assert {v[i].details["pid"] for i in (1, 3, 4)}.isdisjoint({os.getpid()})  # a failing triage just defers
+    assert chunks >= 1
+
+
 def test_chunks_keep_groups_together_within_twice_the_size():
     from vlmr1.pool import _chunks
 

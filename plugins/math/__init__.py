@@ -19,7 +19,7 @@ from .choice_rewards import (
     yes_no_compare,
     yes_no_score_batch,
 )
-from .verify import MATH_DEFAULTS, math_compare, math_dedupe_key, math_extract, math_warmup, math_score, prepare_gold
+from .verify import MATH_DEFAULTS, math_compare, math_dedupe_key, math_extract, math_score, math_triage, math_warmup, prepare_gold
 
 __all__ = ["register_verifiers", "register_rewards"]
 
@@ -43,7 +43,7 @@ def register_verifiers(register) -> None:  # noqa: ANN001 - the core's callback
 
 @hookimpl
 def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
-    register(Reward("math", doc=_MATH_DOC, score=math_score, prepare=prepare_gold, dedupe_key=math_dedupe_key, warmup=math_warmup,
+    register(Reward("math", doc=_MATH_DOC, score=math_score, triage=math_triage, prepare=prepare_gold, dedupe_key=math_dedupe_key, warmup=math_warmup,
                     cheap=False, cheap_prepare=True, defaults=MATH_DEFAULTS))
     register(
         Reward(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["latex_value", "point"]
+__all__ = ["latex_value", "point", "same_spelling"]
 
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?|\\(?:[dt]?frac|sqrt|pi|cdot|times)(?![a-zA-Z])|[-+*/^(){}]|[a-dfghj-z])")
 
@@ -35,6 +35,7 @@ def point(name: str) -> float:
     return 1.01234 + (ord(name) - 96) * 0.0173
 
 
+_OPERATOR_SPACE = re.compile(r"\s*([-+*/=])\s*")  # not around ^ or braces: math-verify fails on "x ^ { a }"
 _MAX_LEN = 200
 _MAX_DEPTH = 12
 
@@ -172,3 +173,13 @@ def latex_value(text: str) -> float | None:
     except (_Unsupported, OverflowError, ZeroDivisionError, ValueError, RecursionError):
         return None
     return value if math.isfinite(value) else None
+
+
+def same_spelling(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ at most in spaces around ``+ - * / =`` (``x^2 + 1``, ``x^2+1``)
+    and are inside the subset, so math-verify reads them as one expression. Spaces between
+    two words or numbers are kept: ``5 m`` may be a unit, ``2 3`` is not ``23``."""
+    if a == b:
+        return latex_value(a) is not None
+    squeeze_a, squeeze_b = _OPERATOR_SPACE.sub(r"\1", a.strip()), _OPERATOR_SPACE.sub(r"\1", b.strip())
+    return squeeze_a == squeeze_b and latex_value(a) is not None

@@ -40,9 +40,10 @@ from vlmr1.types import Sample, Verdict
 from .extract import clean_answer, extract_math_answer
 from .guard import Bounds, check_bounds
 from .shortcuts import decide, same_text_accepts
-from .value import latex_value
+from .value import latex_value, same_spelling
 
-__all__ = ["MATH_DEFAULTS", "GoldForm", "MathGold", "plain_number", "prepare_gold", "compare_answer", "math_score", "math_extract", "math_compare"]
+__all__ = ["MATH_DEFAULTS", "GoldForm", "MathGold", "plain_number", "prepare_gold", "quick_compare", "compare_answer", "math_score",
+           "math_triage", "math_extract", "math_compare"]
 
 MATH_DEFAULTS: dict[str, Any] = {
     "rel_tol": 0.0,
@@ -202,9 +203,11 @@ def _numeric(parsed: tuple) -> float | None:
     return None
 
 
-def _value_rejects(answer: str, forms: tuple[GoldForm, ...], rounding: int, rel_tol: float, abs_tol: float) -> bool:
-    """The answer is a constant whose value (read without math-verify) is clearly none of
-    the gold forms' values: math-verify would parse it only to say "wrong"."""
+def _value_rejects(answer: str, forms: tuple[GoldForm, ...], rounding: int, rel_tol: float, abs_tol: float,
+                   parse_gold: bool = True) -> bool:
+    """The answer's value (read without math-verify) is clearly none of the gold forms'
+    values: math-verify would parse it only to say "wrong". Without ``parse_gold`` a gold
+    outside the subset leaves the question open instead of being parsed."""
     value = latex_value(answer)
     if value is None:
         return False
@@ -213,7 +216,7 @@ def _value_rejects(answer: str, forms: tuple[GoldForm, ...], rounding: int, rel_
             gold = float(f.number)
         else:
             gold = latex_value(f.text)
-            if gold is None:
+            if gold is None and parse_gold:
                 gold = _numeric(f.parsed())
         if gold is None:
             return False  # not a number (a set, a variable...): math-verify decides
@@ -223,9 +226,10 @@ def _value_rejects(answer: str, forms: tuple[GoldForm, ...], rounding: int, rel_
     return True
 
 
-def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose: bool = False) -> Verdict:
-    """Score ``answer`` (already extracted) against a prepared gold; ``prose``: the answer
-    is a last line of text rather than a tagged or boxed answer."""
+def quick_compare(answer: str, gold: MathGold, params: Mapping[str, Any], prose: bool = False) -> Verdict | None:
+    """The verdict if it can be had without math-verify (bounded scans, microseconds), else
+    None. The engine runs this inline (the reward's ``triage``), so most items never make the
+    trip to a worker."""
     forms = gold.usable
     if not forms:
         reasons = {f.reason for f in gold.forms}
@@ -241,6 +245,22 @@ def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose
     why = check_bounds(answer, _bounds(params))
     if why:
         return Verdict(0.0, why, answer)
+    if not prose:
+        if any(same_spelling(answer, f.text) for f in forms):
+            return Verdict(1.0, "ok", answer, {"path": "same_text"})
+        if _value_rejects(answer, forms, int(params.get("float_rounding", 6)), rel_tol, abs_tol, parse_gold=False):
+            return Verdict(0.0, "wrong", answer, {"path": "value"})
+    return None
+
+
+def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose: bool = False) -> Verdict:
+    """Score ``answer`` (already extracted) against a prepared gold; ``prose``: the answer
+    is a last line of text rather than a tagged or boxed answer."""
+    quick = quick_compare(answer, gold, params, prose)
+    if quick is not None:
+        return quick
+    forms = gold.usable
+    rel_tol, abs_tol = float(params.get("rel_tol", 0.0)), float(params.get("abs_tol", 0.0))
     rounding = int(params.get("float_rounding", 6))
     if not prose and _value_rejects(answer, forms, rounding, rel_tol, abs_tol):
         return Verdict(0.0, "wrong", answer, {"path": "value"})
@@ -271,9 +291,7 @@ def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose
     return Verdict(0.0, "wrong", answer, {"path": path})
 
 
-def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
-    """The ``math`` reward: extract, bound, compare. ``gold`` is ``prepare_gold``'s result
-    (a raw solution is prepared here when a caller skipped ``prepare``)."""
+def _scored(sample: Sample, gold: Any, params: Mapping[str, Any], compare: Any) -> Verdict | None:
     if not isinstance(gold, MathGold):
         if gold is None:
             gold = sample.solution
@@ -283,10 +301,21 @@ def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
     answer, where = extract_math_answer(sample.completion)
     if answer is None:
         return Verdict.fail(where)
-    verdict = compare_answer(answer, gold, params, prose=where == "last_line")
-    if verdict.score is not None:
+    verdict = compare(answer, gold, params, prose=where == "last_line")
+    if verdict is not None and verdict.score is not None:
         verdict = Verdict(verdict.score, verdict.reason, verdict.answer, {**verdict.details, "source": where})
     return verdict
+
+
+def math_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict:
+    """The ``math`` reward: extract, bound, compare. ``gold`` is ``prepare_gold``'s result
+    (a raw solution is prepared here when a caller skipped ``prepare``)."""
+    return _scored(sample, gold, params, compare_answer)
+
+
+def math_triage(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict | None:
+    """``math_score``'s verdict when it needs no math-verify (run inline by the engine), else None."""
+    return _scored(sample, gold, params, quick_compare)
 
 
 # Answer shapes a math dataset is made of. ANTLR learns its parse decisions (a DFA shared by
