@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vlmr1.plugins.math.value import latex_value, point
+from vlmr1.plugins.math.value import latex_value, point, same_spelling
 from vlmr1.plugins.math.verify import MATH_DEFAULTS, _parse, compare_answer, prepare_gold
 
 
@@ -126,3 +126,22 @@ def test_most_generated_constants_are_read():
     shapes = ["2\\sqrt{3}", "\\frac{\\sqrt{3}}{2}", "\\frac{\\pi}{6}", "4\\pi", "3\\sqrt{2}+1", "\\frac{1}{2}", "(2+\\sqrt{3})^2",
               "\\sqrt{13}", "\\frac{25\\pi}{4}", "12\\sqrt{5}"]
     assert all(latex_value(s) is not None for s in shapes)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS, st.randoms(use_true_random=False))
+def test_spaces_around_operators_do_not_change_math_verifys_reading(text, rng):
+    spaced = "".join(f" {ch} " if ch in "+-*/" and rng.random() < 0.5 else ch for ch in text).strip()
+    if not same_spelling(spaced, text):
+        return
+    import math_verify
+
+    assert math_verify.verify(list(_parse(text)), list(_parse(spaced)), float_rounding=6, timeout_seconds=None), (text, spaced)
+    assert close(mv_value(spaced), mv_value(text)), (text, spaced)
+
+
+def test_same_spelling_keeps_spaces_between_words_and_numbers():
+    assert same_spelling("x^2 + 74x + 1369", "x^2+74x+1369")
+    assert not same_spelling("x ^ {2}", "x^{2}")  # math-verify cannot read the first
+    assert not same_spelling("2 3", "23") and not same_spelling("5 m", "5m") and not same_spelling("x y", "xy")
+    assert not same_spelling("\\alpha + 1", "\\alpha+1")  # outside the subset: math-verify decides
