@@ -253,3 +253,27 @@ def test_registered_rewards_and_verifiers_pickle_and_agree():
     mcq = reg.verifier("mcq")
     assert mcq.verify(Sample("<answer>(c)</answer>"), "C", {}).score == 1.0
     assert reg.verifier("yes_no").verify(Sample("<answer>No.</answer>"), "no", {}).score == 1.0
+
+
+SHORTCUT_PAIRS = [
+    ("37\\sqrt{3}", "37\\sqrt{2}"), ("\\frac{\\pi}{37}", "\\pi"), ("x^2 + 74x + 1369", "x^2+1369"),
+    ("x^2 + 74x + 1369", "(x+37)^2"), ("\\sqrt{8}", "2\\sqrt{2}"), ("\\frac{1}{3}", "0.333333"), ("\\frac{1}{3}", "0.3334"),
+    ("50\\%", "0.5"), ("x", "y"), ("e", "\\exp(1)"), ("x=3", "3"), ("\\{1,2\\}", "\\{2,1\\}"), ("f(x)", "f(y)"),
+    ("10^{20}+1", "10^{20}"), ("\\frac{1}{0}", "1"), ("\\sin(\\pi/6)", "\\frac{1}{2}"), ("\\log(8)", "3\\log(2)"),
+]
+
+
+@pytest.mark.parametrize("gold, answer", SHORTCUT_PAIRS)
+def test_shortcuts_give_math_verifys_verdict(gold, answer):
+    """A shortcut may only skip math-verify's simplify, never change its verdict."""
+    import math_verify
+
+    from vlmr1.plugins.math.shortcuts import decide
+    from vlmr1.plugins.math.verify import _parse
+
+    g, a = _parse(gold), _parse(answer)
+    decided = decide(g, a, 6)
+    if decided is not None:
+        assert decided == math_verify.verify(list(g), list(a), float_rounding=6, timeout_seconds=None)
+    if (gold, answer) in SHORTCUT_PAIRS[:3]:
+        assert decided is False  # the wrong answers simplify would have spent 10-170 ms on
