@@ -307,6 +307,12 @@ if state.is_main_process:
     json.dump({"world": state.num_processes, "before": list(trainer._logs["advantages"]),
                "after": everything.tolist(),
                "filtered": trainer._metrics["train"]["stable_reinforce/filtered_frac"]}, open(sys.argv[1], "w"))
+# Shut the gloo group down before exit: left to interpreter teardown, its threads can abort
+# the process ("terminate called without an active exception") after the work is done.
+import torch.distributed as dist
+if dist.is_initialized():
+    dist.barrier()
+    dist.destroy_process_group()
 '''
 
 
