@@ -62,6 +62,31 @@ def test_leaves_anything_else_to_math_verify(text):
     assert latex_value(text) is None
 
 
+@pytest.mark.parametrize("text", [
+    "(x+10^{6})^2-x^2-2\\cdot 10^{6}x-10^{12}+1", "(x+1000.1)^2-x^2-2000.2x-1000200", "1-1", "x-x", "100-99.9",
+    "\\frac{1}{(x+1000.1)^2-x^2-2000.2x-1000200}", "\\sqrt{(x+1000.1)^2-x^2-2000.2x-1000200}",
+    "(1000000((x+1000.1)^2-x^2-2000.2x-1000200))^3", "2^{(x+1000.1)^2-x^2-2000.2x-1000200}",
+])
+def test_leaves_values_whose_terms_cancel_to_math_verify(text):
+    """Exactly 0.01 (or 1) to sympy, which computes with rationals or cancels symbolically;
+    float noise of the large terms to a float reader, enough to pass the rounding margin."""
+    assert latex_value(text) is None
+
+
+@pytest.mark.parametrize("gold, answer", [
+    ("(x+10^{6})^2-x^2-2\\cdot 10^{6}x-10^{12}+1", "1"),
+    ("(x+1000000.1)^2-x^2-2000000.2x-1000000200000", "0.01"),
+    ("0.01", "(x+1000000.1)^2-x^2-2000000.2x-1000000200000"),
+    ("1", "(1000((x+1000.1)^2-x^2-2000.2x-1000200))^{1}-9"),
+])
+def test_cancelling_terms_score_math_verifys_verdict(gold, answer):
+    from math_verify import parse, verify
+
+    expected = 1.0 if verify(parse(f"${gold}$"), parse(f"${answer}$")) else 0.0
+    verdict = compare_answer(f"${answer}$", prepare_gold(gold, MATH_DEFAULTS), MATH_DEFAULTS)
+    assert verdict.score == expected, verdict.reason
+
+
 _INT = st.integers(0, 40).map(str)
 _VAR = st.sampled_from(["x", "y", "a", "n", "r"])
 _DEC = st.tuples(st.integers(0, 9), st.integers(0, 99)).map(lambda t: f"{t[0]}.{t[1]:02d}")

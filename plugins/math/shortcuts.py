@@ -11,7 +11,9 @@ Two certificates settle most of those pairs in well under a millisecond:
 - **Unequal**: the difference evaluated at a generic point (exact rationals for the
   symbols, 30 significant digits) is clearly non-zero. A non-zero value proves
   ``simplify`` cannot reach zero. (math-verify's own numeric step, which rounds floats,
-  still runs first.)
+  still runs first.) With decimals in either expression, "clearly" means far above the
+  float noise of the largest term: simplify computes with 15-digit floats and can round
+  a cancelling difference to zero.
 - **Equal**: the difference of two polynomials (integer powers, no floats) expands to
   exactly zero, so ``simplify`` reaches zero too.
 
@@ -23,6 +25,7 @@ math-verify. The tests check on pairs that the verdict is math-verify's own.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 __all__ = ["decide", "same_text_accepts"]
@@ -83,7 +86,43 @@ def certainly_unequal(gold: Any, pred: Any) -> bool:
     if g is None or p is None or d is None:
         return False
     margin = max(1e-12, 1e-9 * (abs(g) + abs(p)))
+    sp = _sympy()
+    if gold.has(sp.Float) or pred.has(sp.Float):
+        # math-verify's simplify computes with these decimals at 15 digits, so terms that
+        # cancel leave float noise it may round to 0 (``(x+1000.1)^2-x^2-2000.2x-1000200``
+        # is 0.01 to it). Only a difference far above that noise (some 4,500 float
+        # epsilons of the expressions' absolute scale) is certain.
+        margin = max(margin, 1e-12 * (_scale(gold, point) + _scale(pred, point)))
     return abs(d) > margin and abs(g - p) > margin
+
+
+_WELL_CONDITIONED = 1e3
+
+
+def _scale(expr: Any, point: dict) -> float:
+    """The value with every sum taken over absolute values: the float noise of any
+    evaluation or expansion of ``expr`` is a few epsilons of it. Infinite where an
+    argument of a function, root or quotient itself cancels (its noise is unbounded)."""
+    sp = _sympy()
+    if isinstance(expr, sp.Add):
+        return sum(_scale(a, point) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        return math.prod(_scale(a, point) for a in expr.args)
+    value = _finite(expr.xreplace(point).evalf(20))
+    if value is None:
+        return math.inf
+    if not expr.args:
+        return abs(value)
+    if isinstance(expr, sp.Pow) and isinstance(expr.exp, sp.Integer) and expr.exp > 0:
+        return _scale(expr.base, point) ** int(expr.exp)
+    worst = 1.0  # roots, quotients, functions: keep the relative noise of a well-conditioned argument
+    for arg in expr.args:
+        a = _finite(arg.xreplace(point).evalf(20))
+        s = _scale(arg, point)
+        if a is None or a == 0 or s > _WELL_CONDITIONED * abs(a):
+            return math.inf
+        worst = max(worst, s / abs(a) * max(1.0, abs(a)))
+    return abs(value) * _WELL_CONDITIONED * worst
 
 
 def certainly_equal(gold: Any, pred: Any) -> bool:

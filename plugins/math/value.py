@@ -40,6 +40,10 @@ _MAX_LEN = 200
 _MAX_DEPTH = 12
 
 
+_WELL_CONDITIONED = 1e3  # a scale this many times the value still leaves ~11 good digits
+_Read = tuple[float, float]
+
+
 class _Unsupported(Exception):
     pass
 
@@ -71,108 +75,133 @@ class _Reader:
         self.i += 1
         return tok
 
-    def expr(self) -> float:
+    # Every reading is (value, scale): the scale is the value with sums taken over absolute
+    # values, so the float noise in the value is a few epsilons of the scale.
+
+    def expr(self) -> _Read:
         self.depth += 1
         if self.depth > _MAX_DEPTH:
             raise _Unsupported
         sign = 1.0
         if self.peek() in ("+", "-"):
             sign = -1.0 if self.take() == "-" else 1.0
-        value = sign * self.term()
+        value, scale = self.term()
+        value *= sign
         while self.peek() in ("+", "-"):
             op = self.take()
-            value = value + self.term() if op == "+" else value - self.term()
+            v, s = self.term()
+            value, scale = (value + v if op == "+" else value - v), scale + s
         self.depth -= 1
-        return value
+        return value, scale
 
-    def term(self) -> float:
-        value = self.power()
+    def term(self) -> _Read:
+        value, scale = self.power()
         explicit_div = False
         while True:
             tok = self.peek()
             if tok in ("*", "\\cdot", "\\times"):
                 self.take()
-                value *= self.power()
+                v, s = self.power()
+                value, scale = value * v, scale * s
             elif tok == "/":
                 self.take()
                 explicit_div = True
-                den = self.power()
-                if den == 0:
-                    raise _Unsupported
-                value /= den
+                value, scale = _divide((value, scale), self.power())
             elif tok is not None and (tok.startswith("\\") or tok.isalpha()):
                 if explicit_div:
                     raise _Unsupported  # "1/2\\pi": the grammar decides which binds first
-                value *= self.power()
+                v, s = self.power()
+                value, scale = value * v, scale * s
             else:
                 break
-        return value
+        return value, scale
 
-    def power(self) -> float:
-        base = self.atom()
+    def power(self) -> _Read:
+        base, base_scale = self.atom()
         if self.peek() != "^":
-            return base
+            return base, base_scale
         self.take()
         if self.peek() == "{":
-            exponent = self.group()
+            exponent, exponent_scale = self.group()
         else:
             tok = self.take()
             if not tok.isdigit() or len(tok) != 1:
                 raise _Unsupported  # 2^10 means 2^1 0 in LaTeX; leave such spellings alone
-            exponent = float(tok)
+            exponent = exponent_scale = float(tok)
         if self.peek() == "^":
             raise _Unsupported
         if base < 0 and exponent != int(exponent):
             raise _Unsupported
-        return float(base ** exponent)
+        value = float(base ** exponent)
+        if exponent == int(exponent) and exponent > 0:
+            return value, base_scale ** exponent
+        _well_conditioned(base, base_scale)
+        _well_conditioned(exponent, exponent_scale)
+        relative = abs(exponent) * base_scale / abs(base) + abs(math.log(abs(base))) * exponent_scale
+        return value, abs(value) * max(1.0, relative)
 
-    def group(self) -> float:
+    def group(self) -> _Read:
         self.take("{")
-        value = self.expr()
+        read = self.expr()
         self.take("}")
-        return value
+        return read
 
-    def atom(self) -> float:
+    def atom(self) -> _Read:
         tok = self.take()
         if tok[0].isdigit():
-            return float(tok)
+            return float(tok), float(tok)
         if tok == "\\pi":
-            return math.pi
+            return math.pi, math.pi
         if tok.isalpha():
-            return point(tok)
+            return point(tok), point(tok)
         if tok in ("\\frac", "\\dfrac", "\\tfrac"):
-            num, den = self.group(), self.group()
-            if den == 0:
-                raise _Unsupported
-            return num / den
+            return _divide(self.group(), self.group())
         if tok == "\\sqrt":
-            value = self.group()
+            value, scale = self.group()
             if value < 0:
                 raise _Unsupported
-            return math.sqrt(value)
+            if value == 0:
+                return 0.0, math.sqrt(scale)
+            _well_conditioned(value, scale)
+            return math.sqrt(value), scale / math.sqrt(value)
         if tok == "(":
-            value = self.expr()
+            read = self.expr()
             self.take(")")
-            return value
+            return read
         if tok == "{":
-            value = self.expr()
+            read = self.expr()
             self.take("}")
-            return value
+            return read
         raise _Unsupported
 
 
+def _well_conditioned(value: float, scale: float) -> None:
+    """A value whose terms cancelled (noise near its size) cannot go under a root or a bar."""
+    if value == 0 or scale > _WELL_CONDITIONED * abs(value):
+        raise _Unsupported
+
+
+def _divide(num: _Read, den: _Read) -> _Read:
+    (a, sa), (b, sb) = num, den
+    _well_conditioned(b, sb)
+    return a / b, sa / abs(b) + abs(a) * sb / (b * b)
+
+
 def latex_value(text: str) -> float | None:
-    """The value of ``text`` (its variables at :func:`point`) if it is in the subset above, else None."""
+    """The value of ``text`` (its variables at :func:`point`) if it is in the subset above
+    and its terms do not cancel to near its float noise, else None."""
     if not isinstance(text, str) or len(text) > _MAX_LEN or not text.strip():
         return None
     try:
         reader = _Reader(_tokens(text))
-        value = reader.expr()
+        value, scale = reader.expr()
         if reader.peek() is not None:
             return None
     except (_Unsupported, OverflowError, ZeroDivisionError, ValueError, RecursionError):
         return None
-    return value if math.isfinite(value) else None
+    if not (math.isfinite(value) and math.isfinite(scale)) or scale > _WELL_CONDITIONED * abs(value):
+        return None  # "(x+10^6)^2-x^2-2\\cdot10^6x-10^{12}": exactly 0 to sympy, float noise to us
+    return value
 
 
 def same_spelling(a: str, b: str) -> bool:
