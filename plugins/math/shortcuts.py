@@ -20,7 +20,8 @@ Two certificates settle most of those pairs in well under a millisecond:
 Both apply only to plain scalar expressions built from an allow-list of elementary
 operations; symbols alone (math-verify compares their names), percentages, floats on the
 equal side, sets, relations, matrices, integrals and unknown functions all go to
-math-verify. The tests check on pairs that the verdict is math-verify's own.
+math-verify. ``tests/test_math_shortcuts.py`` checks on a table of hard pairs and on
+random expressions (rewrites and near misses) that the verdict is math-verify's own.
 """
 
 from __future__ import annotations
