@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
-__all__ = ["latex_value", "point", "same_spelling"]
+__all__ = ["Unsupported", "latex_value", "point", "read", "same_spelling"]
 
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?|\\(?:[dt]?frac|sqrt|pi|cdot|times)(?![a-zA-Z])|[-+*/^(){}]|[a-dfghj-z])")
 
@@ -44,8 +45,8 @@ _WELL_CONDITIONED = 1e3  # a scale this many times the value still leaves ~11 go
 _Read = tuple[float, float]
 
 
-class _Unsupported(Exception):
-    pass
+class Unsupported(Exception):
+    """Raised by the reader or an arithmetic: this text is not read here; math-verify decides."""
 
 
 def _tokens(text: str) -> list[str]:
@@ -54,7 +55,7 @@ def _tokens(text: str) -> list[str]:
         m = _TOKEN.match(text, i)
         if m is None:
             if text[i:].strip():
-                raise _Unsupported
+                raise Unsupported
             break
         out.append(m.group(1))
         i = m.end()
@@ -62,8 +63,11 @@ def _tokens(text: str) -> list[str]:
 
 
 class _Reader:
-    def __init__(self, tokens: list[str]) -> None:
-        self.t, self.i, self.depth = tokens, 0, 0
+    """The subset's grammar. What the numbers are is up to ``arith``: floats with their
+    size here, exact constants in :mod:`.exact`. Both read the same texts the same way."""
+
+    def __init__(self, tokens: list[str], arith: Any) -> None:
+        self.t, self.i, self.depth, self.a = tokens, 0, 0, arith
 
     def peek(self) -> str | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -71,99 +75,80 @@ class _Reader:
     def take(self, want: str | None = None) -> str:
         tok = self.peek()
         if tok is None or (want is not None and tok != want):
-            raise _Unsupported
+            raise Unsupported
         self.i += 1
         return tok
 
-    # Every reading is (value, scale): the scale is the value with sums taken over absolute
-    # values, so the float noise in the value is a few epsilons of the scale.
-
-    def expr(self) -> _Read:
+    def expr(self) -> Any:
         self.depth += 1
         if self.depth > _MAX_DEPTH:
-            raise _Unsupported
-        sign = 1.0
+            raise Unsupported
+        negative = False
         if self.peek() in ("+", "-"):
-            sign = -1.0 if self.take() == "-" else 1.0
-        value, scale = self.term()
-        value *= sign
+            negative = self.take() == "-"
+        value = self.term()
+        if negative:
+            value = self.a.neg(value)
         while self.peek() in ("+", "-"):
             op = self.take()
-            v, s = self.term()
-            value, scale = (value + v if op == "+" else value - v), scale + s
+            value = self.a.add(value, self.term(), op == "-")
         self.depth -= 1
-        return value, scale
+        return value
 
-    def term(self) -> _Read:
-        value, scale = self.power()
+    def term(self) -> Any:
+        value = self.power()
         explicit_div = False
         while True:
             tok = self.peek()
             if tok in ("*", "\\cdot", "\\times"):
                 self.take()
-                v, s = self.power()
-                value, scale = value * v, scale * s
+                value = self.a.mul(value, self.power())
             elif tok == "/":
                 self.take()
                 explicit_div = True
-                value, scale = _divide((value, scale), self.power())
+                value = self.a.div(value, self.power())
             elif tok is not None and (tok.startswith("\\") or tok.isalpha()):
                 if explicit_div:
-                    raise _Unsupported  # "1/2\\pi": the grammar decides which binds first
-                v, s = self.power()
-                value, scale = value * v, scale * s
+                    raise Unsupported  # "1/2\\pi": the grammar decides which binds first
+                value = self.a.mul(value, self.power())
             else:
                 break
-        return value, scale
+        return value
 
-    def power(self) -> _Read:
-        base, base_scale = self.atom()
+    def power(self) -> Any:
+        base = self.atom()
         if self.peek() != "^":
-            return base, base_scale
+            return base
         self.take()
         if self.peek() == "{":
-            exponent, exponent_scale = self.group()
+            exponent = self.group()
         else:
             tok = self.take()
             if not tok.isdigit() or len(tok) != 1:
-                raise _Unsupported  # 2^10 means 2^1 0 in LaTeX; leave such spellings alone
-            exponent = exponent_scale = float(tok)
+                raise Unsupported  # 2^10 means 2^1 0 in LaTeX; leave such spellings alone
+            exponent = self.a.number(tok)
         if self.peek() == "^":
-            raise _Unsupported
-        if base < 0 and exponent != int(exponent):
-            raise _Unsupported
-        value = float(base ** exponent)
-        if exponent == int(exponent) and exponent > 0:
-            return value, base_scale ** exponent
-        _well_conditioned(base, base_scale)
-        _well_conditioned(exponent, exponent_scale)
-        relative = abs(exponent) * base_scale / abs(base) + abs(math.log(abs(base))) * exponent_scale
-        return value, abs(value) * max(1.0, relative)
+            raise Unsupported
+        return self.a.power(base, exponent)
 
-    def group(self) -> _Read:
+    def group(self) -> Any:
         self.take("{")
         read = self.expr()
         self.take("}")
         return read
 
-    def atom(self) -> _Read:
+    def atom(self) -> Any:
         tok = self.take()
         if tok[0].isdigit():
-            return float(tok), float(tok)
+            return self.a.number(tok)
         if tok == "\\pi":
-            return math.pi, math.pi
+            return self.a.pi()
         if tok.isalpha():
-            return point(tok), point(tok)
+            return self.a.variable(tok)
         if tok in ("\\frac", "\\dfrac", "\\tfrac"):
-            return _divide(self.group(), self.group())
+            return self.a.div(self.group(), self.group())
         if tok == "\\sqrt":
-            value, scale = self.group()
-            if value < 0:
-                raise _Unsupported
-            if value == 0:
-                return 0.0, math.sqrt(scale)
-            _well_conditioned(value, scale)
-            return math.sqrt(value), scale / math.sqrt(value)
+            return self.a.sqrt(self.group())
         if tok == "(":
             read = self.expr()
             self.take(")")
@@ -172,33 +157,94 @@ class _Reader:
             read = self.expr()
             self.take("}")
             return read
-        raise _Unsupported
+        raise Unsupported
+
+
+def read(text: str, arith: Any) -> Any:
+    """``text`` read in ``arith``, or None if it is outside the subset (or ``arith`` refuses it)."""
+    if not isinstance(text, str) or len(text) > _MAX_LEN or not text.strip():
+        return None
+    try:
+        reader = _Reader(_tokens(text), arith)
+        value = reader.expr()
+        if reader.peek() is not None:
+            return None
+    except (Unsupported, OverflowError, ZeroDivisionError, ValueError, RecursionError):
+        return None
+    return value
+
+
+class _Floats:
+    """Every reading is (value, scale): the scale is the value with sums taken over absolute
+    values, so the float noise in the value is a few epsilons of the scale."""
+
+    @staticmethod
+    def number(tok: str) -> _Read:
+        return float(tok), float(tok)
+
+    @staticmethod
+    def pi() -> _Read:
+        return math.pi, math.pi
+
+    @staticmethod
+    def variable(name: str) -> _Read:
+        return point(name), point(name)
+
+    @staticmethod
+    def neg(a: _Read) -> _Read:
+        return -a[0], a[1]
+
+    @staticmethod
+    def add(a: _Read, b: _Read, subtract: bool) -> _Read:
+        return (a[0] - b[0] if subtract else a[0] + b[0]), a[1] + b[1]
+
+    @staticmethod
+    def mul(a: _Read, b: _Read) -> _Read:
+        return a[0] * b[0], a[1] * b[1]
+
+    @staticmethod
+    def div(num: _Read, den: _Read) -> _Read:
+        (a, sa), (b, sb) = num, den
+        _well_conditioned(b, sb)
+        return a / b, sa / abs(b) + abs(a) * sb / (b * b)
+
+    @staticmethod
+    def power(base_read: _Read, exponent_read: _Read) -> _Read:
+        (base, base_scale), (exponent, exponent_scale) = base_read, exponent_read
+        if base < 0 and exponent != int(exponent):
+            raise Unsupported
+        value = float(base ** exponent)
+        if exponent == int(exponent) and exponent > 0:
+            return value, base_scale ** exponent
+        _well_conditioned(base, base_scale)
+        _well_conditioned(exponent, exponent_scale)
+        relative = abs(exponent) * base_scale / abs(base) + abs(math.log(abs(base))) * exponent_scale
+        return value, abs(value) * max(1.0, relative)
+
+    @staticmethod
+    def sqrt(a: _Read) -> _Read:
+        value, scale = a
+        if value < 0:
+            raise Unsupported
+        if value == 0:
+            return 0.0, math.sqrt(scale)
+        _well_conditioned(value, scale)
+        return math.sqrt(value), scale / math.sqrt(value)
 
 
 def _well_conditioned(value: float, scale: float) -> None:
     """A value whose terms cancelled (noise near its size) cannot go under a root or a bar."""
     if value == 0 or scale > _WELL_CONDITIONED * abs(value):
-        raise _Unsupported
-
-
-def _divide(num: _Read, den: _Read) -> _Read:
-    (a, sa), (b, sb) = num, den
-    _well_conditioned(b, sb)
-    return a / b, sa / abs(b) + abs(a) * sb / (b * b)
+        raise Unsupported
 
 
 def latex_value(text: str) -> float | None:
     """The value of ``text`` (its variables at :func:`point`) if it is in the subset above
     and its terms do not cancel to near its float noise, else None."""
-    if not isinstance(text, str) or len(text) > _MAX_LEN or not text.strip():
+    got = read(text, _Floats)
+    if got is None:
         return None
-    try:
-        reader = _Reader(_tokens(text))
-        value, scale = reader.expr()
-        if reader.peek() is not None:
-            return None
-    except (_Unsupported, OverflowError, ZeroDivisionError, ValueError, RecursionError):
-        return None
+    value, scale = got
     if not (math.isfinite(value) and math.isfinite(scale)) or scale > _WELL_CONDITIONED * abs(value):
         return None  # "(x+10^6)^2-x^2-2\\cdot10^6x-10^{12}": exactly 0 to sympy, float noise to us
     return value

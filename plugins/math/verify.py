@@ -18,7 +18,8 @@ Three decisions shape this module:
   pairs with the same verdict in a fraction of a millisecond, and an answer spelled
   exactly like the gold is accepted without being parsed again. A constant answer whose
   value (read by :mod:`.value`, no parser) is clearly not the gold's is wrong without
-  being parsed at all.
+  being parsed at all, and a constant exactly equal to the gold (read by :mod:`.exact`:
+  ``\\sqrt{12}`` for ``2\\sqrt{3}``) is right without being parsed.
 - **math-verify's own timeouts are off** (``parsing_timeout=None``,
   ``timeout_seconds=None``). They use ``signal.alarm``, which only works in a process's
   main thread and rounds fractional seconds to "no alarm"; a stuck parse is instead
@@ -37,6 +38,7 @@ from typing import Any, Mapping
 
 from vlmr1.types import Sample, Verdict
 
+from .exact import exact_value
 from .extract import clean_answer, extract_math_answer
 from .guard import Bounds, check_bounds
 from .shortcuts import decide, same_text_accepts
@@ -248,6 +250,9 @@ def quick_compare(answer: str, gold: MathGold, params: Mapping[str, Any], prose:
     if not prose:
         if any(same_spelling(answer, f.text) for f in forms):
             return Verdict(1.0, "ok", answer, {"path": "same_text"})
+        exact = exact_value(answer)
+        if exact is not None and any(exact == exact_value(f.text) for f in forms):
+            return Verdict(1.0, "ok", answer, {"path": "exact"})
         if _value_rejects(answer, forms, int(params.get("float_rounding", 6)), rel_tol, abs_tol, parse_gold=False):
             return Verdict(0.0, "wrong", answer, {"path": "value"})
     return None
