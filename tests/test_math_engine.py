@@ -14,7 +14,7 @@ ROWS = [
     {"completion": "<think>Half.</think><answer>\\frac{1}{2}</answer>", "solution": "$0.5$", "task": "math"},
     {"completion": "<think>Half.</think><answer>0.5</answer>", "solution": "$0.5$", "task": "math"},
     {"completion": "<think>Root.</think><answer>2\\sqrt{2}</answer>", "solution": "\\sqrt{8}", "task": "math"},
-    {"completion": "I get \\boxed{x^2+1}", "solution": "1+x^2", "task": "math"},
+    {"completion": "I get \\boxed{\\frac{1}{\\sqrt{2}+1}}", "solution": "\\sqrt{2}-1", "task": "math"},
     {"completion": "<think>Hmm.</think><answer>9^9^9^9</answer>", "solution": "3", "task": "math"},
     {"completion": "<think>Three.</think><answer>3</answer>", "solution": 3, "task": "counting"},
     {"completion": "<think>Four.</think><answer>4</answer>", "solution": 3, "task": "counting"},
@@ -42,7 +42,8 @@ def test_math_scores_in_worker_processes(engine_result):
     assert result.reasons["math"][4] == "too_complex"
     assert result.reasons["math"][6] == "wrong"
     assert result.verdicts["math"][1].details["path"] == "number"
-    assert result.verdicts["math"][2].details["path"] in {"shortcut", "math_verify"}  # the LaTeX route
+    assert result.verdicts["math"][2].details["path"] == "exact"  # equal constants, settled inline
+    assert result.verdicts["math"][3].details["path"] in {"shortcut", "math_verify"}  # the LaTeX route
 
 
 def test_gold_is_prepared_once_per_distinct_solution(engine_result):

@@ -57,6 +57,7 @@ def test_reads_the_subset_as_math_verify_does(text, value):
     "x2", "f(x)", "e", "2i", "X", "2A", "xe", "\\alpha", "\\sqrt[3]{2}", "1/2\\pi", "2^10", "2^3^2", "1,000", ".5", "\\pir", "2 3", "1(1)", "(1)(2)", "2(3+1)", "e", "\\frac12",
     "\\frac{1}{0}", "\\sqrt{-1}", "10^{400}", "(1", "1)", "{", "", "30^\\circ", "50\\%", "\\infty", "\\sin(1)",
     "1 = 1", "[1, 2]", "(" * 40 + "1" + ")" * 40,
+    "2t", "x+2t", "\\frac{1}{2}t", "x^2 t", "- a x", "x - b y", "2 ab", "3m",  # math-verify cuts these ends off as units
 ])
 def test_leaves_anything_else_to_math_verify(text):
     assert latex_value(text) is None
@@ -74,6 +75,7 @@ def test_leaves_values_whose_terms_cancel_to_math_verify(text):
 
 
 @pytest.mark.parametrize("gold, answer", [
+    ("2", "2t"), ("x", "x - a y"), ("2t", "2s"), ("2t", "2"),  # math-verify reads "2t" as "2" (a unit)
     ("(x+10^{6})^2-x^2-2\\cdot 10^{6}x-10^{12}+1", "1"),
     ("(x+1000000.1)^2-x^2-2000000.2x-1000000200000", "0.01"),
     ("0.01", "(x+1000000.1)^2-x^2-2000000.2x-1000000200000"),
@@ -88,7 +90,7 @@ def test_cancelling_terms_score_math_verifys_verdict(gold, answer):
 
 
 _INT = st.integers(0, 40).map(str)
-_VAR = st.sampled_from(["x", "y", "a", "n", "r"])
+_VAR = st.sampled_from(["x", "y", "a", "n", "r", "t", "s", "m", "c", "d", "h", "g", "o", "b"])  # some are units to math-verify
 _DEC = st.tuples(st.integers(0, 9), st.integers(0, 99)).map(lambda t: f"{t[0]}.{t[1]:02d}")
 
 
@@ -113,6 +115,7 @@ def _extend(inner):
         st.tuples(st.integers(1, 9), inner).map(lambda t: f"{t[0]}\\pi/({t[1]})"),
         st.tuples(inner, inner).map(lambda t: f"({t[0]})/({t[1]})\\pi"),
         st.tuples(inner, _VAR).map(lambda t: f"({t[0]}){t[1]}"),
+        st.tuples(inner, _VAR, _VAR).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
         st.tuples(_VAR, inner).map(lambda t: f"{t[0]}^{{{t[1]}}}"),
         inner.map(lambda e: f"-{e}"),
         st.tuples(inner, inner).map(lambda t: f"({t[0]})/({t[1]})"),
