@@ -22,6 +22,7 @@ read here is math-verify's, and that every pair found equal is one ``verify`` ac
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from math import gcd, isqrt
 
@@ -173,6 +174,7 @@ def _bare_variable(terms: _Terms) -> bool:
     return k == 0 and r == 1 and c == 1 and len(m) == 1 and m[0][1] == 1
 
 
+@functools.lru_cache(maxsize=4096)  # a gold is compared with every answer of its group
 def exact_value(text: str) -> Exact | None:
     """The canonical exact form of ``text`` if it is in the subset and not a bare variable
     (see above), else None."""
