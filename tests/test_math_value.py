@@ -173,3 +173,15 @@ def test_same_spelling_keeps_spaces_between_words_and_numbers():
     assert not same_spelling("x ^ {2}", "x^{2}")  # math-verify cannot read the first
     assert not same_spelling("2 3", "23") and not same_spelling("5 m", "5m") and not same_spelling("x y", "xy")
     assert not same_spelling("\\alpha + 1", "\\alpha+1")  # outside the subset: math-verify decides
+
+
+def test_the_fallback_unit_pattern_refuses_what_math_verify_cuts():
+    """If math-verify's own unit pattern ever moves, the fallback must still refuse every
+    text it cuts (it may refuse more: the reader then reads less, never differently)."""
+    from latex2sympy2_extended.math_normalization import units_regex
+
+    from vlmr1.plugins.math.value import _FALLBACK_UNIT
+
+    texts = ["2t", "x+2t", "\\frac{1}{2}t", "x^2 t", "- a x", "x - b y", "2 ab", "3m", "2 cm", "5 s", "1 - a x"]
+    assert all(units_regex.search(t) for t in texts)
+    assert all(_FALLBACK_UNIT.search(t) for t in texts)
