@@ -183,3 +183,43 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     plain = subprocess.run([*args, "--output", str(tmp_path / "b.jsonl")], capture_output=True, env=env, timeout=120)
     assert plain.returncode == 0 and b"scoring" not in plain.stderr and b"30 rows" in plain.stdout
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+
+
+HOSTILE_ANSWERS = [
+    "\\frac{1}{0}", "9^9^9^9", "10^{10^{10}}", "x^{999999}", "(" * 3000 + "1" + ")" * 3000, "1e400", "nan",
+    "\\infty", "\\sqrt[1000]{2}", "100!", "\\binom{1000}{500}", "2^{2^{2^{2^{2}}}}", "\\boxed{}", "\x00\x01", "😀",
+    "", "a" * 100_000, "1" * 5000, "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\int_0^1 x dx",
+]
+HOSTILE_BOXES = ['{"bbox_2d": [1e308, -1e308, 0, 5]}', '{"bbox_2d": [10, 10, 5, 5]}', "[[1,2,3,4],[5,6,7,8]]", '{"bbox_2d": "x"}']
+
+
+def test_hostile_rows_through_the_shipped_mixed_config(tmp_path):
+    """Every row comes back, every value is a finite number or null with a reason, and the run ends."""
+    rows: list = []
+    for i, ans in enumerate(HOSTILE_ANSWERS):
+        for gold in ("3", "\\frac{1}{2}", "10^{100}", "", 5, [1, 2], None):
+            rows.append({"id": len(rows), "task": "math", "completion": f"<think>t</think><answer>${ans}$</answer>", "solution": gold})
+        rows.append({"id": len(rows), "task": ("mcq", "counting", "unknown", 7)[i % 4], "completion": ans, "solution": "A"})
+    for box in HOSTILE_BOXES:
+        for gold, size in (([0, 0, 100, 100], [640, 480]), ("[0,0,100,100]", None), ([0, 0, "a", 1], [640, 480]), ([0, 0, 1, 1], [1e9, 1e9])):
+            row = {"id": len(rows), "task": "rec", "completion": f"<think>t</think><answer>{box}</answer>", "solution": gold}
+            rows.append(row if size is None else {**row, "image_size": size})
+    rows += ["{not json", "[1, 2]", '"text"', {"id": "x", "completion": {"a": 1}}, {"id": "y", "completion": [{"role": "assistant"}]}]
+    inp = write_rows(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    config = Path(__file__).parents[1] / "examples" / "configs" / "mixed.yaml"
+    r = invoke("--config", str(config), "--input", str(inp), "--output", str(out), "--no-progress")
+    assert r.exit_code == 0, r.output
+    got = read(out)
+    assert len(got) == len(rows)
+    assert [g.get("id") for g in got[: len(rows) - 5]] == list(range(len(rows) - 5))
+    for rec in got:
+        assert schema_problems(rec, "scored", str(out)) == []
+        for name, value in rec["rewards"].items():
+            if value is None:
+                assert rec["reasons"][name], rec
+            else:
+                assert isinstance(value, float) and 0.0 <= value <= 1.0, rec
+    scored_math = [g for g in got if g.get("task") == "math" and g["rewards"].get("math") is not None]
+    accepted = {(g["completion"], g["solution"]) for g in scored_math if g["rewards"]["math"] == 1.0}
+    assert len(scored_math) > 50 and accepted == {("<think>t</think><answer>$\\int_0^1 x dx$</answer>", "\\frac{1}{2}")}
