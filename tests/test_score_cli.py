@@ -62,6 +62,7 @@ def test_rows_out_equal_rows_in_with_malformed_lines(tmp_path):
     assert len(got) == 6  # every non-blank line has a record
     for rec in got:
         assert schema_problems(rec, "scored", str(out)) == []
+        assert rec["reward"] is None or (isinstance(rec["reward"], float) and 0.0 <= rec["reward"] <= 1.5), rec  # format 0.5 + one task reward 1.0
     assert got[0]["rewards"] == {"acc": 1.0, "fmt": 1.0} and got[0]["reward"] == 1.5 and got[0]["extra"] == [1, 2]
     assert got[1] == {"_line": 2, "rewards": {}, "reward": None, "reasons": {"_input": got[1]["reasons"]["_input"]}}
     assert got[3]["id"] == 4 and got[3]["reward"] is None and got[3]["rewards"] == {"acc": None, "fmt": None}
@@ -204,7 +205,9 @@ def test_hostile_rows_through_the_shipped_mixed_config(tmp_path):
         for gold, size in (([0, 0, 100, 100], [640, 480]), ("[0,0,100,100]", None), ([0, 0, "a", 1], [640, 480]), ([0, 0, 1, 1], [1e9, 1e9])):
             row = {"id": len(rows), "task": "rec", "completion": f"<think>t</think><answer>{box}</answer>", "solution": gold}
             rows.append(row if size is None else {**row, "image_size": size})
-    rows += ["{not json", "[1, 2]", '"text"', {"id": "x", "completion": {"a": 1}}, {"id": "y", "completion": [{"role": "assistant"}]}]
+    broken = ["{not json", "[1, 2]", '"text"', {"id": "x", "completion": {"a": 1}}, {"id": "y", "completion": [{"role": "assistant"}]}]
+    with_ids = len(rows)
+    rows += broken
     inp = write_rows(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
     config = Path(__file__).parents[1] / "examples" / "configs" / "mixed.yaml"
@@ -212,9 +215,10 @@ def test_hostile_rows_through_the_shipped_mixed_config(tmp_path):
     assert r.exit_code == 0, r.output
     got = read(out)
     assert len(got) == len(rows)
-    assert [g.get("id") for g in got[: len(rows) - 5]] == list(range(len(rows) - 5))
+    assert [g.get("id") for g in got[:with_ids]] == list(range(with_ids))
     for rec in got:
         assert schema_problems(rec, "scored", str(out)) == []
+        assert rec["reward"] is None or (isinstance(rec["reward"], float) and 0.0 <= rec["reward"] <= 1.5), rec  # format 0.5 + one task reward 1.0
         for name, value in rec["rewards"].items():
             if value is None:
                 assert rec["reasons"][name], rec
