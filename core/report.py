@@ -156,7 +156,7 @@ def parse_boxes(value: Any, solution: bool = False) -> list[Box]:
 
 def to_original(box: Box, frame: str, image_size: tuple[int, int], input_size: tuple[int, int] | None) -> Box:
     """A box from ``frame`` to pixels of the original image (the iou plugin's factors)."""
-    from vlmr1.plugins.iou.frames import scale_to_original
+    from vlmr1.frames import scale_to_original
 
     sx, sy = scale_to_original(frame, image_size, input_size)
     return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
@@ -184,7 +184,7 @@ def box_view(row: dict[str, Any], frame: str = "auto") -> BoxView | None:
     ``model_family``, else the model-input frame when ``input_size`` differs from
     ``image_size``.
     """
-    from vlmr1.plugins.iou.frames import resolve_frames
+    from vlmr1.frames import resolve_frames
 
     from .rows import sample_from_row
 

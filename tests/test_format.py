@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlmr1.plugins.json.rewards import FORMAT_DEFAULTS, format_score_batch
-from vlmr1.plugins.json.tags import answer_span, answer_text, check_tags
+from vlmr1.answers import answer_span, answer_text, check_tags
 from vlmr1.types import Sample
 
 BOX = '{"bbox_2d": [135, 82, 310, 398], "label": "red cup"}'

@@ -4,7 +4,7 @@ physical box scoring 1.0 in every frame of an image whose resize changes its asp
 from __future__ import annotations
 
 import pytest
-from vlmr1.plugins.iou.frames import Frames, resolve_frames, smart_resize
+from vlmr1.frames import Frames, resolve_frames, smart_resize
 from vlmr1.plugins.iou.reward import prepare_gold, score_batch
 from vlmr1.types import Sample
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from vlmr1.types import Sample, Verdict
 
-from .frames import Frames, resolve_frames
+from vlmr1.frames import Frames, resolve_frames
 
 __all__ = ["MODES", "compat_verdict", "eval_box", "find_answer", "gold_box", "train_box", "vlmr1_iou"]
 

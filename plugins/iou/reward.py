@@ -20,7 +20,7 @@ from vlmr1.types import Sample, Verdict
 
 from . import geometry
 from .compat import MODES, compat_verdict
-from .frames import FRAMES, Frames, resolve_frames, scale_to_original
+from vlmr1.frames import FRAMES, Frames, resolve_frames, scale_to_original
 from .matching import match_pairs, score_matches
 from .parse import Limits, Parsed, Shape, parse_answer, parse_solution
 

@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from vlmr1.answers import strip_fence
+
 __all__ = [
     "JsonLimits",
     "ParsedJson",
@@ -61,26 +63,6 @@ class _Reject(ValueError):
         self.reason = reason
 
 
-def strip_fence(text: str, widest: bool = False) -> str:
-    """The body of the first Markdown code fence (```json ... ``` or ``` ... ```), or
-    the stripped text when there is no complete fence. A few ``find`` calls.
-    ``widest``: close the fence at the last ``` instead of the next one (a JSON string
-    that itself contains three backticks)."""
-    begin = text.find("```")
-    if begin < 0:
-        return text.strip()
-    end = text.rfind("```") if widest else text.find("```", begin + 3)
-    if end <= begin:
-        return text.strip()
-    body = text[begin + 3:end]
-    newline = body.find("\n")
-    first = body[:newline] if newline >= 0 else body
-    word = first.strip()
-    if word and word.isalnum():  # a language label on the opening line ("json")
-        body = body[newline + 1:] if newline >= 0 else ""
-    elif word.lower().startswith("json") and word[4:5] in ("{", "[", " "):
-        body = body.lstrip()[4:]  # ```json{"a": 1}``` on one line
-    return body.strip()
 
 
 def nesting_depth(text: str, stop_at: int | None = None) -> int:

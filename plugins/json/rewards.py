@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from vlmr1.types import PromptTemplate, Sample, Verdict
 
 from .jsonanswer import JsonLimits, parse_answer_json, schema_error
-from .tags import answer_text, check_tags
+from vlmr1.answers import answer_text, check_tags
 
 __all__ = ["FORMAT_DEFAULTS", "JSON_DEFAULTS", "format_score_batch", "json_score_batch", "check_answer_kind", "resolve_template"]
 

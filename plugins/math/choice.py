@@ -239,7 +239,7 @@ def extract_yes_no(text: str, max_chars: int = 4000, max_fallback_words: int = 8
 
 def _gold_text(solution: Any) -> str:
     text = solution if isinstance(solution, str) else str(solution)
-    from vlmr1.plugins.json.tags import answer_text
+    from vlmr1.answers import answer_text
 
     inner = answer_text(text)
     return (inner if inner is not None else text).strip()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from vlmr1.plugins.json.tags import answer_text
+from vlmr1.answers import answer_text
 from vlmr1.types import Sample, Verdict
 
 from .choice import extract_letters, extract_yes_no, gold_letters, gold_yes_no, option_letters

@@ -7,7 +7,7 @@ do not count. Every step is a bounded number of linear scans.
 
 from __future__ import annotations
 
-from vlmr1.plugins.json.tags import answer_text
+from vlmr1.answers import answer_text
 
 __all__ = ["matching_brace", "last_boxed", "clean_answer", "extract_math_answer"]
 

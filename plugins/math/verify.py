@@ -175,7 +175,7 @@ def _gold_form(item: Any, params: Mapping[str, Any]) -> GoldForm:
     number = plain_number(item)
     text = item if isinstance(item, str) else str(item)
     if isinstance(item, str):
-        from vlmr1.plugins.json.tags import answer_text
+        from vlmr1.answers import answer_text
 
         inner = answer_text(item)
         text = clean_answer(inner if inner is not None else item)

@@ -1,4 +1,9 @@
-"""Think/answer tag checking in linear time.
+"""Where the answer is in a completion: think/answer tags and Markdown code fences.
+
+Every reward that reads an answer starts here, so a task's format check and its accuracy
+reward agree on what "the answer" is.
+
+Tag checking runs in linear time.
 
 A format check runs on every completion of every training step, and completions are
 written by a model that is being optimised against it: any input it can produce, it
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TagCheck", "check_tags", "answer_span", "answer_text"]
+__all__ = ["TagCheck", "check_tags", "answer_span", "answer_text", "strip_fence"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,25 @@ def answer_text(text: str, answer_tags: tuple[str, str] = ("<answer>", "</answer
     """The content of the last complete answer block (unstripped), or None."""
     span = answer_span(text, answer_tags)
     return None if span is None else text[span[0]:span[1]]
+
+
+def strip_fence(text: str, widest: bool = False) -> str:
+    """The body of the first Markdown code fence (```json ... ``` or ``` ... ```), or
+    the stripped text when there is no complete fence. A few ``find`` calls.
+    ``widest``: close the fence at the last ``` instead of the next one (a JSON string
+    that itself contains three backticks)."""
+    begin = text.find("```")
+    if begin < 0:
+        return text.strip()
+    end = text.rfind("```") if widest else text.find("```", begin + 3)
+    if end <= begin:
+        return text.strip()
+    body = text[begin + 3:end]
+    newline = body.find("\n")
+    first = body[:newline] if newline >= 0 else body
+    word = first.strip()
+    if word and word.isalnum():  # a language label on the opening line ("json")
+        body = body[newline + 1:] if newline >= 0 else ""
+    elif word.lower().startswith("json") and word[4:5] in ("{", "[", " "):
+        body = body.lstrip()[4:]  # ```json{"a": 1}``` on one line
+    return body.strip()
