@@ -27,6 +27,8 @@ class RewardSpec:
     gate: str | None = None
     gate_min: float = 1.0
     formula: str | None = None
+    where: Any = None  # a dispatch.RowFilter: only rows it matches (a case of a dispatch)
+    merge: tuple[tuple[str, Any], ...] = ()  # (case column, RowFilter) of a dispatch column
 
     @property
     def target(self) -> str:
@@ -62,8 +64,11 @@ class Config:
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Config:
     """Build a Config from already-validated data; names and formulas are checked here."""
+    from .dispatch import expand_dispatch
+
+    entries = [e for raw in data["rewards"] for e in (expand_dispatch(raw, source) if "dispatch" in raw else [raw])]
     specs = []
-    for entry in data["rewards"]:
+    for entry in entries:
         entry = dict(entry)
         tasks = entry.pop("tasks", None)
         specs.append(RewardSpec(**entry, tasks=frozenset(tasks) if tasks is not None else None))
@@ -79,6 +84,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Confi
             refs = names_in(s.formula, source)
         if s.gate:
             refs.add(s.gate)
+        refs.update(case for case, _ in s.merge)
         unknown = refs - set(names)
         if unknown:
             raise ConfigError(f"{source}: reward {s.name!r} refers to {', '.join(sorted(unknown))}, which is not a configured reward name ({', '.join(names)}).")

@@ -28,6 +28,7 @@ from typing import Any
 
 from .composite import formula_column, gate, topological
 from .config import Config, RewardSpec
+from .dispatch import merge_column
 from .errors import ConfigError, PluginFailure
 from .metrics import column_metrics, failure_kind, weighted_total
 from .pool import ItemError, WorkerPool
@@ -65,7 +66,7 @@ class BatchResult:
 @dataclass
 class _Column:
     spec: RewardSpec
-    mode: str  # "formula" | "async" | "batch" | "inline" | "isolated"
+    mode: str  # "formula" | "merge" | "async" | "batch" | "inline" | "isolated"
     reward: Reward | None = None
     scorer: Callable[..., Any] | None = None
     prepare: Callable[..., Any] | None = None
@@ -128,6 +129,9 @@ class Engine:
             if spec.formula:
                 refs = names_in(spec.formula, f"reward {spec.name!r}")
                 col = _Column(spec, "formula", formula=compile_formula(spec.formula, f"reward {spec.name!r}"))
+            elif spec.merge:
+                refs = {case for case, _ in spec.merge}
+                col = _Column(spec, "merge")
             else:
                 col = self._reward_column(spec)
             if spec.gate:
@@ -186,7 +190,7 @@ class Engine:
         return dict(self._weights)
 
     def column_mode(self, name: str) -> str:
-        """How a configured column runs: formula, async, batch, inline or isolated."""
+        """How a configured column runs: formula, merge, async, batch, inline or isolated."""
         return next(c.mode for c in self._columns if c.name == name)
 
     # -- scoring ------------------------------------------------------------------------
@@ -215,7 +219,7 @@ class Engine:
         latency: dict[str, float] = {}
         # Isolated and async columns first: they hand work to workers (or the network) and
         # wait, and the inline columns then run while that work is under way.
-        order = sorted((c for c in plan if c.mode != "formula"), key=lambda c: c.mode not in ("isolated", "async"))
+        order = sorted((c for c in plan if c.mode not in ("formula", "merge")), key=lambda c: c.mode not in ("isolated", "async"))
         tasks = {c.name: asyncio.ensure_future(self._timed(c, batch, stats, latency)) for c in order}
         try:
             if tasks:
@@ -225,7 +229,12 @@ class Engine:
                 t.cancel()
             raise
         for c in plan:  # topological: a gate or formula input is final before it is read
-            col = tasks[c.name].result() if c.name in tasks else formula_column(c.formula, c.refs, verdicts, len(batch))
+            if c.name in tasks:
+                col = tasks[c.name].result()
+            elif c.mode == "merge":
+                col = merge_column(c.spec.merge, verdicts, batch, c.spec.merge[0][1].column)
+            else:
+                col = formula_column(c.formula, c.refs, verdicts, len(batch))
             if c.spec.gate:
                 col = gate(col, verdicts[c.spec.gate], c.spec.gate, c.spec.gate_min)
             verdicts[c.name] = col
@@ -267,7 +276,7 @@ class Engine:
         out: list[Verdict | None] = [None] * len(batch)
         todo = []
         for i, s in enumerate(batch):
-            if c.reward.applies_to(s) and (c.spec.tasks is None or s.task in c.spec.tasks):
+            if c.reward.applies_to(s) and (c.spec.tasks is None or s.task in c.spec.tasks) and (c.spec.where is None or c.spec.where.matches(s)):
                 todo.append(i)
             else:
                 out[i] = Verdict(None, "not_applicable")
