@@ -176,6 +176,8 @@ def convert_row(raw: Mapping[str, Any], *, image_root: str | Path | None, task: 
             raise ValueError("the first message of `conversations` has no text (`value` or `content`)")
         row.setdefault("problem", question)
         row.setdefault("solution", answer)
+        if isinstance(answer, str):  # as written: rewards in VLM-R1 compat mode read this text
+            row.setdefault("solution_text", answer)
     if isinstance(row.get("problem"), str):
         row["problem"] = row["problem"].replace("<image>", "").strip()
     if "solution" in row:
