@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["ANSWER_TAGS", "clean_text", "first", "last", "solution_text"]
+__all__ = ["ANSWER_TAGS", "clean_text", "extract_choice", "first", "last", "solution_text"]
 
 ANSWER_TAGS = ("<answer>", "</answer>")
 _NL_AFTER_SPACE = {c: re.compile(r"(?<=\s)" + re.escape(c)) for c in "\n\r"}
@@ -93,3 +93,39 @@ def solution_text(sample: Any) -> str:
     else:
         text = str(value)
     return f"<answer> {text} </answer>"
+
+
+_CHOICE = re.compile(r"(?<![A-Z])([A-Z])(?=[\.\,\?\!\:\;]|$)")
+_SPACES = re.compile(r"\s+")
+_KEYWORDS = ("答案", "选择", "正确", "是", "对", "ANSWER", "CORRECT", "CHOOSE", "SELECT", "RIGHT",
+             "认为", "应该", "觉得", "THINK", "BELIEVE", "SHOULD")
+
+
+def extract_choice(text: str) -> str | None:
+    """VLM-R1's ``extract_choice``: an upper-case letter standing alone before punctuation or
+    the end; among several, the one scoring most on its heuristics (keywords within 20
+    characters of the letter's *first* occurrence, a late position, punctuation after it),
+    each occurrence adding its letter's points again. The points of a letter are computed
+    once per distinct letter (VLM-R1 recomputes them per occurrence: the same numbers, in
+    quadratic time)."""
+    text = _SPACES.sub(" ", text.upper())
+    choices = _CHOICE.findall(text)
+    if not choices:
+        return None
+    if len(choices) == 1:
+        return choices[0]
+    counts: dict[str, int] = {}
+    for c in choices:
+        counts[c] = counts.get(c, 0) + 1
+    scores = {}
+    n = len(text)
+    for c, k in counts.items():
+        pos = text.find(c)
+        context = text[max(0, pos - 20):min(n, pos + 20)]
+        points = sum(1 for kw in _KEYWORDS if kw in context)
+        if pos > n * 0.7:
+            points += 2
+        if pos < n - 1 and text[pos + 1] in "。.!！,，":
+            points += 1
+        scores[c] = points * k
+    return max(scores.items(), key=lambda x: x[1])[0]
