@@ -31,7 +31,7 @@ _DOC = (
     "params: frame (auto|original|input|norm1000|norm1), gt_frame, model_family "
     "(qwen2-vl|qwen2.5-vl|qwen3-vl|internvl), patch_size/merge_size/min_pixels/max_pixels "
     "(smart_resize), metric (iou|giou), threshold, match (hungarian|greedy), labels, "
-    "compat (vlm-r1|vlm-r1-eval). Reasons: iou=0.43, no_box, no_object_ok, false_alarm, "
+    "compat (vlm-r1|vlm-r1-eval), duplicate_iou (repeated boxes collapse). Reasons: iou=0.43, no_box, no_object_ok, false_alarm, "
     "missed, non_finite, too_long, too_many_boxes, bad_solution, no_image_size."
 )
 
