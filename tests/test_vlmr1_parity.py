@@ -87,3 +87,25 @@ def test_preset_default_chain_matches_vlmr1(tmp_path):
         want = _reference(row)
         assert not isinstance(want, Exception)
         assert rec["rewards"]["accuracy"] == pytest.approx(want, abs=1e-6), (row, rec)
+
+
+def test_hostile_rows_through_the_preset(tmp_path):
+    """20,000 boxes, broken JSON, NaN coordinates, huge strings, for every method: every row
+    back, every value finite (or None with a reason), in bounded time."""
+    import time
+
+    boxes = json.dumps([{"bbox_2d": [i, i, i + 5, i + 5], "label": "dog"} for i in range(20_000)])
+    gold = "```json\n" + json.dumps([{"bbox_2d": [0, 0, 10, 10], "label": "dog"}]) + "\n```"
+    answers = [f"<answer>```json\n{boxes}\n```</answer>", f"<answer>{boxes}</answer>", "<answer>```json\n[{\"bbox_2d\": [1, 2</answer>",
+               '<answer>```json\n[{"bbox_2d": [NaN, 0, 10, 10], "label": "dog"}]\n```</answer>', "<answer>" * 20_000,
+               "x" * 500_000, "<think>" + "</think>" * 3000 + "<answer>" * 3000, "\x00\x01"]
+    methods = [*DETECTION, "mcq", "yes_no", "all_match"]
+    rows = [{"id": i, "completion": a, "solution": gold if m in DETECTION else "A", "accu_reward_method": m}
+            for i, (m, a) in enumerate((m, a) for m in methods for a in answers)]
+    t = time.monotonic()
+    got = _score(tmp_path, rows)
+    assert time.monotonic() - t < 120
+    assert [g["id"] for g in got] == [r["id"] for r in rows]
+    for rec in got:
+        for name, value in rec["rewards"].items():
+            assert value is None and rec["reasons"][name] or isinstance(value, float) and 0.0 <= value <= 1.0, rec
