@@ -1,4 +1,4 @@
-"""The bit-parallel edit distance against the textbook table, both timed in this run.
+"""rapidfuzz's edit distance (what the plugin uses) against the textbook table, both timed in this run.
 
     python examples/vlmr1-reward-ocr/bench/bench_distance.py
 
