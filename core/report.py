@@ -261,11 +261,21 @@ def build_report(
         raise UnknownNameError("reward column", by, names)
     if by == TOTAL and not cols[-1].scores and len(cols) > 1:
         by = cols[0].name  # no weighted total in this file: rank by the first reward
+    try:
+        return _write_report(scored, out, rows, cols, by, k, frame, [Path(r) for r in image_roots])
+    except OSError as exc:  # a full disk, a file-size limit: say where, not only what
+        raise ReportError(
+            f"could not write the report into {out}: {exc.strerror or exc}. Free some space or choose another folder with --out."
+        ) from exc
+
+
+def _write_report(scored: str | Path, out: Path, rows: list[dict[str, Any]], cols: list[Column], by: str, k: int,
+                  frame: str, image_roots: list[Path]) -> Path:
     hist = {}
     for i, col in enumerate(cols):
         hist[col.name] = f"hist_{i}.png"
         histogram_png(col, out / hist[col.name])
-    roots = [Path(r) for r in image_roots] + [Path(scored).resolve().parent]
+    roots = image_roots + [Path(scored).resolve().parent]
     low, high = rank(rows, by, k)
     views: dict[int, BoxView] = {}
     for i in dict.fromkeys(low + high):

@@ -199,12 +199,16 @@ def new_plugin(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             written.append(path)
-    except BaseException:  # a full disk, a file-size limit: leave no half-written package behind
+    except BaseException as exc:  # a full disk, a file-size limit: leave no half-written package behind
         if made_root:
             shutil.rmtree(root, ignore_errors=True)
         else:
             for path in written:
                 path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ScaffoldError(
+                f"could not write {path}: {exc.strerror or exc}; nothing was left behind. Free some space, or choose another place with --dir."
+            ) from exc
         raise
     return root, written
 
