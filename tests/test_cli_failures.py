@@ -103,3 +103,12 @@ def test_a_real_bug_is_not_dressed_up_as_a_user_error(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["inspect", str(_scored(tmp_path))])
     assert isinstance(result.exception, ZeroDivisionError)
     assert not result.output.startswith("Error: ")
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path):
+    """`vlmr1 rewards --json | head -c 10`: the pipe closes under the command."""
+    proc = subprocess.Popen([VLMR1, "rewards", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command writes anything
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "Error" not in err, err

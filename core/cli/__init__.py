@@ -59,15 +59,27 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
-        except BrokenPipeError:  # `vlmr1 rewards | head`: the reader left; nothing to report
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
-            sys.exit(1)
         except Exception as exc:
+            if isinstance(exc, BrokenPipeError) and _stdout_gone():  # `vlmr1 rewards | head`: the reader left
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+                sys.exit(1)
             message = expected_failure(exc)
             if message is None or os.environ.get("VLMR1_DEBUG", "") not in ("", "0"):
                 raise
             click.echo(f"Error: {message}", err=True)
             sys.exit(2)
+
+
+def _stdout_gone() -> bool:
+    """Whether our standard output is a pipe whose reader has gone (and not some other pipe)."""
+    try:
+        import select
+
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll, or a stdout without a descriptor
+        return False
 
 
 _OS_HINTS = {
