@@ -114,17 +114,28 @@ def png_bomb(path: Path, w: int, h: int) -> Path:
     return path
 
 
+_WRAP = """
+import atexit, sys
+PEAK = sys.argv[1]
+def _peak():  # this process's own high-water RSS (ru_maxrss would include the parent's, via fork)
+    with open(PEAK, "w") as fh:
+        fh.write(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")))
+atexit.register(_peak)
+sys.argv = ["vlmr1", *sys.argv[2:]]
+from vlmr1.cli import main
+main()
+"""
+
+
 def _inspect(scored: Path, out: Path, limit_gb: float = 3.0) -> tuple[int, str, float]:
     """Run `vlmr1 inspect` in a child capped at ``limit_gb`` of address space; (exit code,
     stderr, the child's own peak RSS in MB)."""
     limit = int(limit_gb * 1024**3)
-    err = out.with_suffix(".err")
-    with open(err, "wb") as fh:
-        proc = subprocess.Popen([VLMR1, "inspect", str(scored), "--out", str(out)], stdout=fh, stderr=fh,
-                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err.read_text(errors="replace"), usage.ru_maxrss / 1024
+    peak = out.with_suffix(".peak")
+    proc = subprocess.run([sys.executable, "-c", _WRAP, str(peak), "inspect", str(scored), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    return proc.returncode, proc.stderr, (int(peak.read_text()) / 1024 if peak.exists() else float("inf"))
 
 
 def test_a_decompression_bomb_png_is_refused_with_a_note(tmp_path):

@@ -45,16 +45,19 @@ def _score(samples, params):
 # -- response bodies ------------------------------------------------------------------------
 _MEASURE = textwrap.dedent(
     """
-    import asyncio, json, resource, sys, time
+    import asyncio, json, sys, time
     from vlmr1.plugins.judge.rewards import consistency_ascore
     from vlmr1.plugins.judge import client  # httpx and the backend loaded before the baseline
     from vlmr1.types import Sample
+
+    def peak_kb():  # this process's own high-water RSS (ru_maxrss would include the parent's, via fork)
+        return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+
     params = json.loads(sys.argv[1])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_kb()
     t = time.monotonic()
     v = asyncio.run(consistency_ascore([Sample("<think>Response 2 is better.</think><answer>2</answer>")], params))[0]
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"reason": v.reason, "score": v.score, "grew_kb": after - before, "seconds": time.monotonic() - t}))
+    print(json.dumps({"reason": v.reason, "score": v.score, "grew_kb": peak_kb() - before, "seconds": time.monotonic() - t}))
     """
 )
 

@@ -120,8 +120,8 @@ def _reply_text(raw: bytes) -> tuple[str, dict[str, int]]:
     finish = first.get("finish_reason")
     if finish in TRUNCATED:  # deterministic at temperature 0: a retry would be cut off again
         raise _Fail("judge_truncated", retry=False)
-    if finish in REFUSED:
-        raise _Fail(f"judge_error: {finish}", retry=True)
+    if finish in REFUSED:  # a filter says the same again; an aborted request may go through next time
+        raise _Fail(f"judge_error: {finish}", retry=finish != "content_filter")
     message = first.get("message") if isinstance(first.get("message"), dict) else {}
     text = message.get("content")
     if text is None:
@@ -145,7 +145,7 @@ async def read_capped(response: httpx.Response, cap: int) -> bytes:
     """
     declared = response.headers.get("content-length", "")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    if declared.isdigit() and int(declared) > cap and encoding in ("", "identity"):
+    if declared.isdigit() and int(declared) > cap:  # compressed or not, more than the cap will arrive
         raise _too_large()
     if encoding in ("", "identity"):
         inflate = None
