@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 # Bump when the wording changes: cached verdicts are keyed by it.
-PROMPT_VERSION = "consistency-v1"
+PROMPT_VERSION = "consistency-v2"  # v2: the sanitiser folds lookalikes and escapes every template's tokens
 
 SYSTEM = """You check whether a model's reasoning supports its final answer.
 
