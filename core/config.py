@@ -81,7 +81,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Confi
         if s.formula:
             from .formula import names_in
 
-            refs = names_in(s.formula, source)
+            refs = names_in(s.formula, f"{source}: reward {s.name!r}")
         if s.gate:
             refs.add(s.gate)
         refs.update(case for case, _ in s.merge)

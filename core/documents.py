@@ -46,6 +46,7 @@ def load_document(path: str | Path) -> tuple[Any, dict[Path_, int]]:
     text = Path(path).read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text) if node is not None else None  # a !!python/... tag fails here
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -54,7 +55,6 @@ def load_document(path: str | Path) -> tuple[Any, dict[Path_, int]]:
     if node is None:
         return None, lines
     _walk(node, (), lines)
-    data = yaml.safe_load(text)
     return data, lines
 
 

@@ -1,9 +1,18 @@
 """The ``vlmr1`` command. Each subcommand lives in its own module and is imported
-only when it runs, so ``vlmr1 plugins`` never pays for torch or the trainer."""
+only when it runs, so ``vlmr1 plugins`` never pays for torch or the trainer.
+
+Failures the user can act on (vlmr1's own errors, a YAML file that cannot be read, the
+operating system refusing a read or a write: disk full, file too large, permission
+denied) end every command the same way: one ``Error: ...`` line and exit status 2.
+Anything else is a bug and keeps its traceback; ``VLMR1_DEBUG=1`` shows the traceback of
+the expected failures too.
+"""
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 
 import click
@@ -50,9 +59,51 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
-        except VlmrError as exc:
-            click.echo(f"Error: {exc}", err=True)
+        except Exception as exc:
+            if isinstance(exc, BrokenPipeError) and _stdout_gone():  # `vlmr1 rewards | head`: the reader left
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+                sys.exit(1)
+            message = expected_failure(exc)
+            if message is None or os.environ.get("VLMR1_DEBUG", "") not in ("", "0"):
+                raise
+            click.echo(f"Error: {message}", err=True)
             sys.exit(2)
+
+
+def _stdout_gone() -> bool:
+    """Whether our standard output is a pipe whose reader has gone (and not some other pipe)."""
+    try:
+        import select
+
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll, or a stdout without a descriptor
+        return False
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "Free some space, or write somewhere else.",
+    errno.EDQUOT: "Free some space, or write somewhere else.",
+    errno.EFBIG: "The file system or a file-size limit (ulimit -f) refuses a file this large; write somewhere else or raise the limit.",
+    errno.EACCES: "Check the permissions, or write somewhere else.",
+    errno.EPERM: "Check the permissions, or write somewhere else.",
+    errno.EROFS: "Write somewhere else.",
+}
+
+
+def expected_failure(exc: BaseException) -> str | None:
+    """The one-line message for a failure the user can act on; None for a bug."""
+    if isinstance(exc, VlmrError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        what = exc.strerror or str(exc) or type(exc).__name__
+        where = f": {exc.filename}" if exc.filename else ""
+        hint = _OS_HINTS.get(exc.errno or 0, "")
+        return f"{what}{where}. {hint}".rstrip() + " (VLMR1_DEBUG=1 shows where.)"
+    if type(exc).__module__.split(".")[0] == "yaml":  # a YAML file read outside vlmr1's own loader
+        return f"not valid YAML: {exc}"
+    return None
 
 
 @click.group(cls=LazyGroup)
