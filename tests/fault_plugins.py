@@ -1,8 +1,9 @@
 """In-process plugins that misbehave on purpose, for the engine's fault-injection tests.
 
 A completion decides what happens to its own item: "raise", "hang", "abort", "segv",
-"oom", "nan", "wrongtype"; anything else scores len(completion) % 3 / 2. Every
-callable is module-level so it pickles by reference into worker processes.
+"oom", "nan", "wrongtype" (or "hang:anything", "segv:anything"... for distinct items
+that do the same); anything else scores len(completion) % 3 / 2. Every callable is
+module-level so it pickles by reference into worker processes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ PREPARED: list[Any] = []  # main-process log of inline prepare calls
 
 
 def behave(text: str) -> None:
+    if text.startswith(("hang:", "spin:", "abort:", "segv:")):
+        text = text.split(":", 1)[0]
+    if text.startswith("orphan:"):  # start a child that would outlive its worker, then hang
+        import subprocess
+
+        child = subprocess.Popen(["sleep", "777"])
+        with open(text.split(":", 1)[1], "w") as fh:
+            fh.write(str(child.pid))
+        text = "hang"
     if text == "raise":
         raise ValueError("boom from the plugin")
     if text == "hang":
@@ -118,6 +128,7 @@ class FaultPlugin:
     @hookimpl
     def register_rewards(self, register):
         register(Reward("faulty", score=faulty_score, prepare=faulty_prepare))
+        register(Reward("bare", score=faulty_score))  # no prepare: its first pool task scores items
         register(Reward("pids", score=pid_score))
         register(Reward("triaged", score=pid_score, triage=easy_triage))
         register(Reward("pids_cheap_prepare", score=pid_score, prepare=cheap_prepare, cheap_prepare=True))
@@ -141,3 +152,20 @@ def fault_registry() -> Registry:
     reg = load_registry(allow=set())
     reg.add_plugin(FaultPlugin(), "faulty", "vlmr1-reward-faulty", "0.0.1")
     return reg
+
+
+class kill_on_unpickle:  # noqa: N801 - used like a function in item tuples
+    """An argument that kills the worker while the worker unpickles it (before any item
+    of its chunk starts), when ``deadly``."""
+
+    def __init__(self, deadly: bool) -> None:
+        self.deadly = deadly
+
+    def __reduce__(self) -> Any:
+        return (_die_if, (self.deadly,))
+
+
+def _die_if(deadly: bool) -> Any:
+    if deadly and __import__("multiprocessing").parent_process() is not None:
+        os._exit(7)
+    return kill_on_unpickle(deadly)
