@@ -90,7 +90,13 @@ def _canonical(value: Any) -> str:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
     except (TypeError, ValueError):
+        pass
+    except RecursionError:  # nested past any sense: a key of its own (no sharing, no crash)
+        return f"<unkeyable {id(value)}>"
+    try:
         return repr(value)
+    except RecursionError:
+        return f"<unkeyable {id(value)}>"
 
 
 class Engine:
@@ -290,7 +296,9 @@ class Engine:
         fn = c.reward.dedupe_key if c.reward is not None else None
         if fn is not None:
             try:
-                return ("key", fn(s, c.params), s.task, _canonical(s.solution))
+                key = ("key", fn(s, c.params), s.task, _canonical(s.solution))
+                hash(key)  # a key that cannot be hashed is as good as none
+                return key
             except Exception:  # noqa: BLE001 - fall back to the safe key; scoring reports errors
                 pass
         return _item_key(s)

@@ -113,6 +113,17 @@ def cheap_score(sample: Sample, gold: Any, params: Any) -> Verdict:
     return Verdict(float(params.get("value", 0.5)), "cheap")
 
 
+def wild_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    """"score:EXPR" scores eval(EXPR) (1e308, 10**400, float('nan')...); "reason:TEXT" gives
+    1.0 with TEXT (escapes decoded) as its reason; anything else 0.5."""
+    text = sample.completion
+    if text.startswith("score:"):
+        return Verdict(eval(text[6:], {"__builtins__": {"float": float}}), "wild")  # noqa: S307 - test input
+    if text.startswith("reason:"):
+        return Verdict(1.0, text[7:].encode("ascii", "backslashreplace").decode("unicode_escape", "surrogatepass"))
+    return Verdict(0.5, "tame")
+
+
 async def slow_async(samples: list[Sample], params: Any) -> list[Verdict]:
     import asyncio
 
@@ -137,6 +148,8 @@ class FaultPlugin:
         register(Reward("fmt", score_batch=cheap_batch, cheap=True))
         register(Reward("cheap", score=cheap_score, cheap=True, defaults={"value": 0.5}, prepare=cheap_prepare))
         register(Reward("judge_like", ascore_batch=slow_async))
+        register(Reward("wild", score=wild_score, cheap=True))
+        register(Reward("wild_isolated", score=wild_score))
         register(Reward("math_only", score=pid_score, tasks=frozenset({"math"})))
 
 
