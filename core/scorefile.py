@@ -16,7 +16,6 @@ row on which the engine itself fails each get a record with the reason.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +111,12 @@ def _partial_of(output_path: Path) -> Path:
 
 def score_locked(config: Config, input_path: Path, output_path: Path, *, registry: Any = None, chunk_size: int = 256,
                  on_bad_line: Callable[[int, str], None] | None = None,
-                 on_progress: Callable[[int], None] | None = None) -> ScoreSummary:
-    """:func:`score_file` for a caller that already holds the output's lock."""
+                 on_progress: Callable[[int], None] | None = None,
+                 on_chunk: Callable[[list[int]], None] | None = None,
+                 engine_options: dict[str, Any] | None = None) -> ScoreSummary:
+    """:func:`score_file` for a caller that already holds the output's lock. ``on_chunk``
+    gets the input line of each sample of a chunk before it is scored; ``engine_options``
+    go to the Engine (see :func:`vlmr1.supervise.score_supervised`)."""
     from .engine import Engine
 
     partial = _partial_of(output_path)
@@ -124,7 +127,7 @@ def score_locked(config: Config, input_path: Path, output_path: Path, *, registr
             for line in fh:
                 summary.add(json.loads(line))
         summary.resumed = done
-    with Engine(config, registry=registry) as engine:
+    with Engine(config, registry=registry, **(engine_options or {})) as engine:
         out = PartialWriter(partial, done)
         try:
             seen = 0
@@ -135,10 +138,10 @@ def score_locked(config: Config, input_path: Path, output_path: Path, *, registr
                     continue
                 chunk.append(item)
                 if len(chunk) >= chunk_size:
-                    _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress)
+                    _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk)
                     chunk = []
             if chunk:
-                _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress)
+                _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk)
         except BaseException:
             out.close()
             raise
@@ -155,7 +158,8 @@ class RowCountError(VlmrError):
 
 
 def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSummary,
-                 on_bad_line: Callable[[int, str], None] | None, on_progress: Callable[[int], None] | None) -> None:
+                 on_bad_line: Callable[[int, str], None] | None, on_progress: Callable[[int], None] | None,
+                 on_chunk: Callable[[list[int]], None] | None = None) -> None:
     names = engine.names
     samples, slots = [], []
     records: list[dict[str, Any] | None] = []
@@ -180,6 +184,8 @@ def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSum
             records.append({**row, "rewards": {k: None for k in names}, "reward": None, "reasons": {k: error for k in names}})
     if samples:
         lines = [chunk[slot][0] for slot in slots]
+        if on_chunk:
+            on_chunk(lines)
         for slot, scored in zip(slots, _score_rows(engine, samples, lines, on_bad_line)):
             records[slot] = {**chunk[slot][1], **scored}
     encoded = []

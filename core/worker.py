@@ -35,6 +35,9 @@ def _init_worker(memory_mb: int | None) -> None:
     """
     import faulthandler
 
+    import multiprocessing
+
+    multiprocessing.current_process().name = "vlmr1-worker"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     faulthandler.disable()
     try:  # its own process group, so that a kill takes whatever the plugin started with it

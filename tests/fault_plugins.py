@@ -83,7 +83,7 @@ def where_score(sample: Sample, gold: Any, params: Any) -> Verdict:
     """1.0 when run in the main process (workers=0), 0.0 in a worker."""
     import multiprocessing
 
-    in_worker = multiprocessing.parent_process() is not None
+    in_worker = multiprocessing.current_process().name == "vlmr1-worker"
     return Verdict(0.0 if in_worker else 1.0, "worker" if in_worker else "inline")
 
 
@@ -124,6 +124,77 @@ def wild_score(sample: Sample, gold: Any, params: Any) -> Verdict:
     return Verdict(0.5, "tame")
 
 
+def _inline_behave(text: str) -> None:
+    """What the inline hooks below do: "spin" loops in Python (the watchdog can interrupt
+    it), "sleep" blocks in C for 4 s (it cannot), "exit" ends the process."""
+    if text == "spin":
+        while True:
+            pass
+    if text == "sleep":
+        time.sleep(4)
+    if text == "exit":
+        os._exit(1)
+
+
+def inline_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    _inline_behave(sample.completion)
+    return Verdict(1.0, "inline-ok")
+
+
+def inline_batch(samples: list[Sample], golds: list[Any], params: Any) -> list[Verdict]:
+    for s in samples:
+        _inline_behave(s.completion)
+    if any(s.completion == "oom-row" for s in samples):
+        raise MemoryError
+    return [Verdict(1.0, "batch-ok") for _ in samples]
+
+
+def hook_key(sample: Sample, params: Any) -> Any:
+    if sample.completion.startswith("key-"):
+        _inline_behave(sample.completion[4:])
+    return sample.completion
+
+
+def hook_triage(sample: Sample, gold: Any, params: Any) -> Verdict | None:
+    if sample.completion.startswith("triage-"):
+        _inline_behave(sample.completion[7:])
+    return None
+
+
+def hook_prepare(solution: Any, params: Any) -> Any:
+    if str(solution).startswith("gold-"):
+        _inline_behave(str(solution)[5:])
+    return solution
+
+
+def spin_warmup() -> None:
+    _inline_behave("spin")
+
+
+def spin_check(params: Any) -> None:
+    if params.get("spin"):
+        _inline_behave("spin")
+
+
+def mutating_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    """Tries to change what it was given: the solution list and a nested column."""
+    sample.solution.append("injected")
+    sample.columns["meta"]["seen"] = True
+    return Verdict(1.0, "mutated")
+
+
+def reading_score(sample: Sample, gold: Any, params: Any) -> Verdict:
+    """1.0 when the solution and the nested column are as the row gave them."""
+    clean = list(sample.solution) == ["a", "b"] and dict(sample.columns["meta"]) == {"k": 1}
+    return Verdict(1.0 if clean else 0.0, "clean" if clean else "tampered")
+
+
+async def exit_async(samples: list[Sample], params: Any) -> list[Verdict]:
+    if any(s.completion == "exit" for s in samples):
+        os._exit(3)
+    return [Verdict(0.5, "async-ok") for _ in samples]
+
+
 async def slow_async(samples: list[Sample], params: Any) -> list[Verdict]:
     import asyncio
 
@@ -148,7 +219,16 @@ class FaultPlugin:
         register(Reward("fmt", score_batch=cheap_batch, cheap=True))
         register(Reward("cheap", score=cheap_score, cheap=True, defaults={"value": 0.5}, prepare=cheap_prepare))
         register(Reward("judge_like", ascore_batch=slow_async))
+        register(Reward("exit_async", ascore_batch=exit_async))
         register(Reward("wild", score=wild_score, cheap=True))
+        register(Reward("inline_hooks", score=inline_score, cheap=True, dedupe_key=hook_key, prepare=hook_prepare))
+        register(Reward("inline_batch", score_batch=inline_batch, cheap=True))
+        register(Reward("isolated_hooks", score=pid_score, triage=hook_triage, dedupe_key=hook_key,
+                        prepare=hook_prepare, cheap_prepare=True))
+        register(Reward("spin_warmup", score=pid_score, warmup=spin_warmup))
+        register(Reward("spin_check", score=pid_score, check_params=spin_check))
+        register(Reward("mutating", score=mutating_score, cheap=True))
+        register(Reward("reading", score=reading_score, cheap=True))
         register(Reward("wild_isolated", score=wild_score))
         register(Reward("math_only", score=pid_score, tasks=frozenset({"math"})))
 

@@ -3,7 +3,6 @@ the very first chunk of a fresh engine, and takes the worker's children down wit
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
