@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,10 +99,11 @@ def one_of_batch(score_batch: Callable[..., Any], sample: Sample, gold: Any, par
 
 
 def run_each(guard: InlineGuard, c: Column, hook: str, budget: float, fn: Callable[..., Any],
-             argses: Sequence[tuple], items: Sequence[int]) -> tuple[list[Any], Watch | None]:
+             argses: Iterable[tuple], items: Sequence[int]) -> tuple[list[Any], Watch | None]:
     """``fn(*args)`` for each args, inline, under the watchdog: the results (an exception in
     the place of a call that raised), and the Watch when a call overran, which then has
-    ``STUCK`` in its place and ``NOT_RUN`` after it."""
+    ``STUCK`` in its place and ``NOT_RUN`` after it. ``argses`` may be a generator (one
+    ``items`` entry per call): a list of argument tuples would only feed the collector."""
     out: list[Any] = []
     w = None
     try:
@@ -122,8 +123,8 @@ def run_each(guard: InlineGuard, c: Column, hook: str, budget: float, fn: Callab
         return out, None
     stuck = max(w.stuck_item, 0)
     out = out[:stuck] + [STUCK] + out[stuck + 1:]
-    out += [NOT_RUN] * (len(argses) - len(out))
-    return out[: len(argses)], w
+    out += [NOT_RUN] * (len(items) - len(out))
+    return out[: len(items)], w
 
 
 def canonical(value: Any) -> str:

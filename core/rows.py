@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .types import Sample
-from .views import FrozenDict, freeze
+from .views import freeze
 
 __all__ = ["RowError", "completion_text", "sample_from_row"]
 
@@ -124,5 +124,5 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
         image=image,
         image_size=image_size,
         input_size=_size(row.get("input_size"), "input_size"),
-        columns=FrozenDict((k, freeze(v)) for k, v in columns.items()),
+        columns=freeze(columns),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .columns import NOT_RUN, STUCK, Column, GoldFailure, Stats, canonical, item_key, one_of_batch, run_each
@@ -46,7 +46,10 @@ class ColumnScoring:
         if todo:
             groups: dict[Any, list[int]] = {}
             for i, key in zip(todo, self._dedupe_keys(c, [batch[i] for i in todo])):
-                groups.setdefault(key, []).append(i)
+                try:
+                    groups.setdefault(key, []).append(i)
+                except TypeError:  # the reward's key cannot be hashed: as good as none
+                    groups.setdefault(item_key(batch[i]), []).append(i)
             reps = [members[0] for members in groups.values()]
             stats.dedup_hits += len(todo) - len(reps)
             got = await self._score_unique(c, [batch[i] for i in reps], stats)
@@ -58,26 +61,17 @@ class ColumnScoring:
     def _dedupe_keys(self, c: Column, samples: list[Sample]) -> list[Any]:
         """Per sample: the reward's own key (e.g. its extracted answer) with the task and
         solution, or everything the reward sees when it declares none (or its key function
-        fails, or gives a key that cannot be hashed); its position when dedupe is off."""
+        fails or overruns); its position when dedupe is off."""
         if not self.config.engine.dedupe:
             return list(range(len(samples)))
         fn = c.hook("dedupe_key")
         if fn is None:
             return [item_key(s) for s in samples]
-        got = self._each(c, "dedupe_key", fn, [(s, c.params) for s in samples], samples)
-        keys = []
-        for s, k in zip(samples, got):
-            key = None
-            if not (k is STUCK or k is NOT_RUN or isinstance(k, BaseException)):
-                key = ("key", k, s.task, canonical(s.solution))
-                try:
-                    hash(key)
-                except Exception:  # noqa: BLE001 - an unhashable key is as good as none
-                    key = None
-            keys.append(item_key(s) if key is None else key)
-        return keys
+        got = self._each(c, "dedupe_key", fn, ((s, c.params) for s in samples), samples)
+        return [item_key(s) if k is STUCK or k is NOT_RUN or isinstance(k, BaseException) else ("key", k, s.task, canonical(s.solution))
+                for s, k in zip(samples, got)]
 
-    def _each(self, c: Column, hook: str, fn: Callable[..., Any], argses: Sequence[tuple], samples: Sequence[Sample | None]) -> list[Any]:
+    def _each(self, c: Column, hook: str, fn: Callable[..., Any], argses: Iterable[tuple], samples: Sequence[Sample | None]) -> list[Any]:
         """:func:`vlmr1.columns.run_each` under ``engine.inline_timeout``; an overrun distrusts the column."""
         items = [s.index if s is not None else -1 for s in samples]
         out, w = run_each(self.guard, c, hook, self.config.engine.inline_timeout, fn, argses, items)
@@ -135,7 +129,7 @@ class ColumnScoring:
         return rest
 
     def _inline(self, c: Column, samples: list[Sample], golds: list[Any], pending: list[int], out: list[Verdict | None]) -> list[int]:
-        got = self._each(c, "score", c.scorer, [(samples[i], golds[i], c.params) for i in pending], [samples[i] for i in pending])
+        got = self._each(c, "score", c.scorer, ((samples[i], golds[i], c.params) for i in pending), [samples[i] for i in pending])
         return self._settle(c, pending, got, out)
 
     def _batch(self, c: Column, samples: list[Sample], golds: list[Any], pending: list[int], out: list[Verdict | None]) -> list[int]:
@@ -152,7 +146,7 @@ class ColumnScoring:
             for i, v in zip(pending, got):
                 out[i] = checked(v)
             return []
-        each = self._each(c, "score_batch", one_of_batch, [(c.scorer, samples[i], golds[i], c.params) for i in pending],
+        each = self._each(c, "score_batch", one_of_batch, ((c.scorer, samples[i], golds[i], c.params) for i in pending),
                           [samples[i] for i in pending])
         return self._settle(c, pending, each, out)
 
@@ -161,7 +155,7 @@ class ColumnScoring:
         triage = c.hook("triage")
         if triage is None:
             return pending
-        got = self._each(c, "triage", triage, [(samples[i], golds[i], c.params) for i in pending], [samples[i] for i in pending])
+        got = self._each(c, "triage", triage, ((samples[i], golds[i], c.params) for i in pending), [samples[i] for i in pending])
         rest = []
         for i, verdict in zip(pending, got):
             # None, a failure (the isolated scorer will meet and report the same), or an overrun: to the workers

@@ -58,17 +58,19 @@ class FrozenDict(dict):
         return {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()}
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def freeze(value: Any) -> Any:
     """``value`` with every list and dict inside it copied into a read-only view (tuples
     stay tuples, with their contents frozen); anything else is returned as it is."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    kind = type(value)
+    if kind in _PLAIN or kind is FrozenList or kind is FrozenDict:
         return value
-    if isinstance(value, FrozenList | FrozenDict):
-        return value
-    if isinstance(value, list):
-        return FrozenList(freeze(v) for v in value)
-    if isinstance(value, dict):
-        return FrozenDict((k, freeze(v)) for k, v in value.items())
-    if isinstance(value, tuple) and type(value) is tuple:
-        return tuple(freeze(v) for v in value)
+    if kind is list or (isinstance(value, list) and not isinstance(value, FrozenList)):
+        return FrozenList([v if type(v) in _PLAIN else freeze(v) for v in value])
+    if kind is dict or (isinstance(value, dict) and not isinstance(value, FrozenDict)):
+        return FrozenDict({k: v if type(v) in _PLAIN else freeze(v) for k, v in value.items()})
+    if kind is tuple:
+        return tuple(v if type(v) in _PLAIN else freeze(v) for v in value)
     return value
