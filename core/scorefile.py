@@ -223,7 +223,10 @@ def _encode(record: dict[str, Any], n: int, names: list[str]) -> tuple[bytes, di
     """One output line. The reader keeps unwritable values out of rows and the engine keeps
     them out of verdicts; should one get through anyway, the row's line still gets a record."""
     try:
-        return (json.dumps(record, ensure_ascii=False, allow_nan=False, default=str) + "\n").encode("utf-8"), record
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
+        if not line.isascii():  # characters str.splitlines() splits on: escaped, so one record is one line for any reader
+            line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        return (line + "\n").encode("utf-8"), record
     except (ValueError, TypeError, RecursionError, UnicodeEncodeError) as exc:
         reason = clean_text(f"record could not be written as JSON: {type(exc).__name__}: {exc}", 300)
         record = {"_line": n, "rewards": {k: None for k in names}, "reward": None, "reasons": {"_output": reason}}
