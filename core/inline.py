@@ -23,6 +23,7 @@ supervising process can name it: ``[active, column, hook, item, started]``.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import threading
 import time
@@ -82,6 +83,12 @@ class InlineGuard:
         self.monitor = monitor
         self.report = report or (lambda text: print(text, file=sys.stderr, flush=True))
         self.grace = grace
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """New lock, no watches, no thread: at start, and in a forked copy (whose lock may have
+        been held by the watchdog at the fork, and whose watchdog thread did not come along)."""
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._watches: dict[int, Watch] = {}  # by thread
         self._stop = threading.Event()
@@ -90,6 +97,8 @@ class InlineGuard:
     # -- the engine's side --------------------------------------------------------------
     def watch(self, column: str, index: int, hook: str, who: str, budget: float) -> Watch:
         """Start watching inline code on this thread; pair with :meth:`release` in a finally."""
+        if self._pid != os.getpid():
+            self._fresh()
         w = Watch(column, index, hook, who, budget, self.monitor)
         if self.monitor is not None:
             self.monitor[1], self.monitor[2], self.monitor[3] = index, HOOKS.index(hook), -1
@@ -160,6 +169,8 @@ class InlineGuard:
                 )
 
     def close(self) -> None:
+        if self._pid != os.getpid():
+            return
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
