@@ -48,6 +48,8 @@ class EngineConfig:
     async_timeout: float = 60.0
     spare_workers: int = 8
     stall_after: float | None = None
+    inline_timeout: float = 5.0
+    warmup_timeout: float = 120.0
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .types import Sample
+from .views import freeze
 
 __all__ = ["RowError", "completion_text", "sample_from_row"]
 
@@ -83,6 +84,9 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
     workers: its ``.size`` fills ``image_size`` when the row has none. ``task``
     falls back to ``default_task`` (the config's ``task``). Every other column is
     kept in ``Sample.columns``. Raises :class:`RowError` for a row that cannot be scored.
+
+    The solution, the prompt and the columns are read-only copies (:mod:`vlmr1.views`):
+    no reward can change the row, or what the next reward sees, by mutating them.
     """
     if not isinstance(row, Mapping):
         raise RowError(f"a row must be a JSON object, got {type(row).__name__}")
@@ -111,8 +115,8 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
     group = row.get("group")
     return Sample(
         completion=completion,
-        solution=row.get("solution"),
-        prompt=row.get("prompt"),
+        solution=freeze(row.get("solution")),
+        prompt=freeze(row.get("prompt")),
         task=str(task) if task is not None else None,
         id=str(rid) if rid is not None else None,
         group=str(group) if group is not None else None,
@@ -120,5 +124,5 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
         image=image,
         image_size=image_size,
         input_size=_size(row.get("input_size"), "input_size"),
-        columns=columns,
+        columns=freeze(columns),
     )
