@@ -158,7 +158,7 @@ def task_for(data_source: Any, extra_info: Mapping[str, Any] | None, known: set[
 def row_for(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Mapping[str, Any] | None,
             known: set[str]) -> dict[str, Any]:
     """The vlmr1 row one verl response stands for."""
-    from vlmr1.trainers.data import unwrap_solution
+    from vlmr1.rows import solution_from_text as unwrap_solution
 
     extra = {k: v for k, v in dict(extra_info or {}).items() if k not in _RESERVED}
     row: dict[str, Any] = {**extra, "completion": solution_str if solution_str is not None else "",
