@@ -13,8 +13,11 @@ from typing import Any
 
 from .types import Sample
 
-__all__ = ["END_TOKENS", "RowError", "completion_text", "response_from_query", "row_from_label", "sample_from_row",
-           "solution_from_text"]
+__all__ = ["END_TOKENS", "RowError", "completion_text", "known_tasks", "response_from_query", "row_from_label", "row_from_verl",
+           "sample_from_row", "sample_to_row", "solution_from_text", "task_for_source"]
+
+# verl adds these to extra_info itself; they are not dataset columns
+_VERL_RESERVED = frozenset({"num_turns", "rollout_reward_scores", "reward_router_address"})
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 # End-of-turn markers a trainer leaves on a decoded response (it decodes with special tokens kept).
@@ -202,4 +205,67 @@ def row_from_label(completion: str, label: Any, prompt: Any = None) -> dict[str,
     row["completion"] = completion
     if prompt is not None and "prompt" not in row:
         row["prompt"] = prompt
+    return row
+
+
+def known_tasks(engine: Any) -> set[str]:
+    """Task names a trainer's data source may name: the templates and the config's tasks."""
+    tasks = set(engine.registry.templates)
+    for spec in engine.config.rewards:
+        tasks |= set(spec.tasks or ())
+    if engine.config.task:
+        tasks.add(engine.config.task)
+    return tasks
+
+
+def task_for_source(data_source: Any, extra_info: Mapping[str, Any] | None, known: set[str]) -> str | None:
+    """``extra_info["task"]``, else the data source (or its last ``/`` part) if it names a known task."""
+    if extra_info and extra_info.get("task"):
+        return str(extra_info["task"])
+    if data_source is not None:
+        source = str(data_source)
+        for name in (source, source.rsplit("/", 1)[-1]):
+            if name in known:
+                return name
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value.tolist() if hasattr(value, "tolist") else list(value)
+
+
+def row_from_verl(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Mapping[str, Any] | None,
+                  known: set[str]) -> dict[str, Any]:
+    """The vlmr1 row one verl response stands for (``compute_score``'s arguments).
+
+    ``known`` are the task names the data source may name (templates and configured
+    tasks); the engine falls back to the config's task when none matches.
+    """
+    extra = {k: v for k, v in dict(extra_info or {}).items() if k not in _VERL_RESERVED}
+    row: dict[str, Any] = {**extra, "completion": solution_str if solution_str is not None else "",
+                           "solution": solution_from_text(ground_truth), "data_source": data_source}
+    for key in ("image_size", "input_size"):
+        if row.get(key) is not None:
+            row[key] = [int(v) for v in _as_list(row[key])]
+    task = task_for_source(data_source, extra, known)
+    if task is not None:
+        row["task"] = task
+    else:
+        row.pop("task", None)
+    return row
+
+
+def sample_to_row(sample: Sample) -> dict[str, Any]:
+    """A Sample as a JSON-ready row that :func:`sample_from_row` reads back to an equal Sample
+    (but for ``index``, which is where the row sits in its batch)."""
+    row: dict[str, Any] = dict(sample.columns)
+    row.update(completion=sample.completion, solution=sample.solution)
+    for key in ("prompt", "task", "id", "group", "image"):
+        value = getattr(sample, key)
+        if value is not None:
+            row[key] = value
+    for key in ("image_size", "input_size"):
+        value = getattr(sample, key)
+        if value is not None:
+            row[key] = list(value)
     return row

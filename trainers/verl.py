@@ -29,7 +29,6 @@ module uses only absolute imports so both work.
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import threading
 from pathlib import Path
@@ -37,7 +36,6 @@ from typing import Any, Mapping, Sequence
 
 ENV = "VLMR1_CONFIG"
 REASON_KEY = "vlmr1_reasons"
-_RESERVED = {"num_turns", "rollout_reward_scores"}  # verl adds these to extra_info itself
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {"key": None, "engine": None, "configured": None, "registry": None}
@@ -135,66 +133,37 @@ def engine(config: Any = None) -> Any:
 
 
 def _known_tasks(eng: Any) -> set[str]:
-    tasks = set(eng.registry.templates)
-    for spec in eng.config.rewards:
-        tasks |= set(spec.tasks or ())
-    if eng.config.task:
-        tasks.add(eng.config.task)
-    return tasks
+    from vlmr1.rows import known_tasks
+
+    return known_tasks(eng)
 
 
 def task_for(data_source: Any, extra_info: Mapping[str, Any] | None, known: set[str]) -> str | None:
     """``extra_info["task"]``, else the data source (or its last ``/`` part) if it names a known task."""
-    if extra_info and extra_info.get("task"):
-        return str(extra_info["task"])
-    if data_source is not None:
-        source = str(data_source)
-        for name in (source, source.rsplit("/", 1)[-1]):
-            if name in known:
-                return name
-    return None
+    from vlmr1.rows import task_for_source
+
+    return task_for_source(data_source, extra_info, known)
 
 
 def row_for(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Mapping[str, Any] | None,
             known: set[str]) -> dict[str, Any]:
     """The vlmr1 row one verl response stands for."""
-    from vlmr1.rows import solution_from_text as unwrap_solution
+    from vlmr1.rows import row_from_verl
 
-    extra = {k: v for k, v in dict(extra_info or {}).items() if k not in _RESERVED}
-    row: dict[str, Any] = {**extra, "completion": solution_str if solution_str is not None else "",
-                           "solution": unwrap_solution(ground_truth), "data_source": data_source}
-    for key in ("image_size", "input_size"):
-        if row.get(key) is not None:
-            row[key] = [int(v) for v in _as_list(row[key])]
-    task = task_for(data_source, extra, known)
-    if task is not None:
-        row["task"] = task
-    else:
-        row.pop("task", None)
-    return row
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value.tolist() if hasattr(value, "tolist") else list(value)
+    return row_from_verl(data_source, solution_str, ground_truth, extra_info, known)
 
 
 def score_rows(rows: Sequence[Mapping[str, Any]], eng: Any) -> list[dict[str, Any]]:
     """verl's per-item dicts: ``score`` (the weighted total; 0.0 when no reward applies),
-    one float per configured reward (NaN where it does not apply) and the reasons."""
+    one float per configured reward (None where it does not apply: verl's metrics skip
+    None, while a NaN would turn a whole validation metric into nan) and the reasons."""
     return _items(eng.score(list(rows)))
 
 
 def _items(result: Any) -> list[dict[str, Any]]:
-    out = []
-    for i in range(len(result.total)):
-        total = result.total[i]
-        item: dict[str, Any] = {"score": float(total) if total is not None else 0.0}
-        for name, column in result.columns.items():
-            value = column[i]
-            item[name] = float(value) if value is not None else math.nan
-        item[REASON_KEY] = "; ".join(f"{name}:{reasons[i]}" for name, reasons in result.reasons.items())
-        out.append(item)
-    return out
+    from vlmr1.plain import item_dicts
+
+    return item_dicts(result, total_key="score", missing=None, reasons_key=REASON_KEY)
 
 
 def compute_score(

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from vlmr1.config import Config
 from vlmr1.engine import Engine
+from vlmr1.rows import known_tasks
 
 from .batcher import Batcher
 from .protocol import RequestError, openrlhf_body, openrlhf_rows, score_body, score_rows
@@ -48,9 +49,9 @@ class ServeOptions:
 
 
 class _State:
-    def __init__(self, config: Config, options: ServeOptions, registry: Any = None) -> None:
-        self.config, self.options, self.registry = config, options, registry
-        self.engine: Engine | None = None
+    def __init__(self, engine: Engine, options: ServeOptions) -> None:
+        self.options = options
+        self.engine = engine
         self.batcher: Batcher | None = None
         self.telemetry: Telemetry | None = None
         self.ready = False
@@ -109,9 +110,10 @@ def _endpoint(state: _State, name: str, handler: Callable[[Request], Awaitable[R
     return endpoint
 
 
-def build_app(config: Config, options: ServeOptions, registry: Any = None) -> Starlette:
-    """The service as an ASGI app; the engine starts in its lifespan."""
-    state = _State(config, options, registry)
+def build_app(engine: Engine, options: ServeOptions) -> Starlette:
+    """The service as an ASGI app around a built engine; the app's shutdown closes it."""
+    state = _State(engine, options)
+    config = engine.config
 
     async def score(request: Request) -> Response:
         rows = score_rows(await _read_json(request, options.max_body), options.max_rows, config.task)
@@ -126,17 +128,15 @@ def build_app(config: Config, options: ServeOptions, registry: Any = None) -> St
     async def health(request: Request) -> Response:
         if not state.ready:
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok", "rewards": state.engine.names})  # type: ignore[union-attr]
+        engine = state.engine
+        return JSONResponse({"status": "ok", "rewards": engine.names, "weights": engine.weights,  # type: ignore[union-attr]
+                             "tasks": sorted(known_tasks(engine))})
 
     async def metrics(request: Request) -> Response:
         return Response(state.telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)  # type: ignore[union-attr]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = Engine(config, registry=registry)
-        state.engine = engine
-        if not engine.pool.inline:
-            engine.pool.start()  # workers fork now, not under the first request
         state.batcher = Batcher(engine, options.batch_rows, options.batch_wait, options.max_batches)
         state.telemetry = Telemetry(engine.names, lambda: state.batcher.queued_rows, lambda: state.batcher.inflight)
         state.batcher.on_batch = state.telemetry.batch
@@ -166,7 +166,13 @@ def run(config: Config, options: ServeOptions, registry: Any = None) -> None:
     import uvicorn
 
     grace = options.grace if options.grace is not None else config.engine.timeout + 5.0
-    server = uvicorn.Server(uvicorn.Config(build_app(config, options, registry), host=options.host, port=options.port,
+    engine = Engine(config, registry=registry)  # a config error stops here, before the port opens
+    if not engine.pool.inline:
+        engine.pool.start()  # workers fork now, not under the first request
+    server = uvicorn.Server(uvicorn.Config(build_app(engine, options), host=options.host, port=options.port,
                                            log_level=options.log_level, access_log=False, lifespan="on",
                                            timeout_graceful_shutdown=grace))
-    server.run()
+    try:
+        server.run()
+    finally:
+        engine.close()
