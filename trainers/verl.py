@@ -1,11 +1,13 @@
 """vlmr1 rewards inside verl, as its ``custom_reward_function``.
 
 verl (Ray-based RL training) calls a plain function per response,
-``compute_score(data_source, solution_str, ground_truth, extra_info)`` (its ``naive``
-reward manager), or once per batch with the plural keyword names (its ``batch``
-reward manager), or awaits :func:`compute_score_async` (its reward-loop managers,
-which otherwise run a plain function in a thread pool). Either way it wants a float, or a dict whose ``"score"`` is the
-reward and whose other keys it logs as extra columns (the same keys for every item).
+``compute_score(data_source, solution_str, ground_truth, extra_info)`` (its reward-loop
+``naive`` / ``dapo`` managers and the legacy ``naive`` / ``dapo``), or once per batch
+with the plural keyword names (the legacy ``batch`` manager), or awaits
+:func:`compute_score_async` (reward-loop managers await a coroutine function and run a
+plain one in a thread pool). It wants a dict whose ``"score"`` is the reward and whose
+other keys it logs as extra columns (the same keys for every item), except the legacy
+``prime`` manager, which wants a number: :func:`compute_score_float`.
 
 This module answers both from one long-lived :class:`vlmr1.engine.Engine` per
 process, so worker pools start once and prepared ground truth is reused across
@@ -38,7 +40,7 @@ ENV = "VLMR1_CONFIG"
 REASON_KEY = "vlmr1_reasons"
 
 _lock = threading.RLock()
-_state: dict[str, Any] = {"key": None, "engine": None, "configured": None, "registry": None}
+_state: dict[str, Any] = {"key": None, "engine": None, "configured": None, "registry": None, "pid": None}
 
 
 def configure(config: Any = None, *, registry: Any = None) -> None:
@@ -62,7 +64,7 @@ def close() -> None:
 def _close() -> None:
     engine = _state.get("engine")
     _state["engine"], _state["key"] = None, None
-    if engine is not None:
+    if engine is not None and _state["pid"] == os.getpid():  # a forked child does not own its parent's pool
         engine.close()
 
 
@@ -123,12 +125,14 @@ def engine(config: Any = None) -> Any:
                 "vlmr1.trainers.verl.configure(config) first."
             )
         key = _key(chosen)
+        if _state["pid"] != os.getpid():  # forked (verl's prime manager scores in a process pool)
+            _state["engine"], _state["key"] = None, None
         if _state["engine"] is None or _state["key"] != key:
             from vlmr1.engine import Engine
 
             _close()
             _state["engine"] = Engine(_load(chosen), registry=_state["registry"])
-            _state["key"] = key
+            _state["key"], _state["pid"] = key, os.getpid()
         return _state["engine"]
 
 
@@ -188,6 +192,14 @@ def compute_score(
         return compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, config=config)
     eng = engine(config)
     return score_rows([row_for(data_source, solution_str, ground_truth, extra_info, _known_tasks(eng))], eng)[0]
+
+
+def compute_score_float(data_source: Any = None, solution_str: str | None = None, ground_truth: Any = None,
+                        extra_info: Mapping[str, Any] | None = None, *, config: Any = None, **_: Any) -> float:
+    """The weighted total alone, for verl's legacy ``prime`` manager: it calls
+    ``fn(data_source, solution_str, ground_truth, extra_info)`` positionally in a process
+    pool and reads a number (or ``result[0]``), so a dict would score every row 0."""
+    return float(compute_score(data_source, solution_str, ground_truth, extra_info, config=config)["score"])
 
 
 async def compute_score_async(
