@@ -78,7 +78,9 @@ def test_lowest_claimed_transformers_and_trl(tmp_path):
     venv = create_venv(tmp_path / "venv")
     _pip(venv, "--no-deps", *(f"{name}=={version}" for name, version in low.items()))
     got = venv.run("-c", "import transformers, trl; print(transformers.__version__, trl.__version__)").stdout.split()
-    assert got == [low["transformers"], low["trl"]], got
+    from packaging.version import Version
+
+    assert [Version(v) for v in got] == [Version(low["transformers"]), Version(low["trl"])], got
     proc = _pytest(venv, str(TESTS / "test_trl_rewards.py"), str(TESTS / "test_grpo_train.py"),
                    str(TESTS / "test_adapters.py"), str(TESTS / "test_remote.py"), "-k", "not two_processes", "-x")
     print(proc.stdout[-2000:])
