@@ -6,7 +6,7 @@ each called exactly as that trainer's published code calls it (versions in docs/
   ``overall`` read, every key averaged with numpy;
 - ms-swift 3602360 (4.6.0.dev0) swift/rl_core/grpo_algorithm.py: ``orms[name](args=args)``,
   ``reward(completions, **reward_kwargs)`` with batched dataset columns and ``trainer_state``,
-  None -> NaN;
+  None -> NaN (tests/swift_env_checks.py runs the same against ms-swift 4.6.0 itself, -m heavy);
 - OpenRLHF 3c3be62 (0.11.0) openrlhf/utils/agent.py: the file loaded by path as ``reward_func``,
   called in a thread with one-element lists;
 - TRL (installed) trl/scripts/grpo.py: ``importlib.import_module`` + ``getattr`` of the dotted name.

@@ -2,6 +2,7 @@
 registry, so they need network) and take minutes. Marked ``heavy``: the default run leaves
 them out; run them with ``pytest -m heavy``.
 
+- ms-swift 4.6.0 (it pins transformers<5.20 and trl<1.0): tests/swift_env_checks.py runs there.
 - verl 0.9.1 and Ray: verl pins transformers below what ``vlmr1[train]`` needs, so they get
   an environment of their own, with plain ``vlmr1`` (no extras) installed from a wheel.
   tests/verl_env_checks.py then runs there.
@@ -60,6 +61,15 @@ def test_verl_0_9_1_managers_and_ray_actor(tmp_path):
     print(proc.stdout[-3000:])
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert _passed(proc.stdout) == 10
+
+
+def test_ms_swift_4_6_0_orms(tmp_path):
+    venv = create_venv(tmp_path / "venv")
+    _pip(venv, "ms-swift==4.6.0")  # with its own transformers<5.20 and trl<1.0, into this venv only
+    proc = _pytest(venv, str(TESTS / "swift_env_checks.py"))
+    print(proc.stdout[-2000:])
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert _passed(proc.stdout) == 1
 
 
 def _lowest(requirement_group: str, name: str) -> str:
