@@ -2,6 +2,8 @@
 registry, so they need network) and take minutes. Marked ``heavy``: the default run leaves
 them out; run them with ``pytest -m heavy``.
 
+- OpenRLHF 0.11.2's reward-calling code (the wheel without its GPU dependencies):
+  tests/openrlhf_env_checks.py.
 - ms-swift 4.6.0 (it pins transformers<5.20 and trl<1.0): tests/swift_env_checks.py runs there.
 - verl 0.9.1 and Ray: verl pins transformers below what ``vlmr1[train]`` needs, so they get
   an environment of their own, with plain ``vlmr1`` (no extras) installed from a wheel.
@@ -70,6 +72,19 @@ def test_ms_swift_4_6_0_orms(tmp_path):
     print(proc.stdout[-2000:])
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert _passed(proc.stdout) == 1
+
+
+def test_openrlhf_0_11_2_agent_executor(tmp_path):
+    """OpenRLHF's training stack needs vLLM, DeepSpeed and CUDA flash-attn; the module that calls
+    rewards (openrlhf.utils.agent) needs aiohttp and pylatexenc: the wheel goes in without its
+    dependencies, those two with theirs."""
+    venv = create_venv(tmp_path / "venv")
+    _pip(venv, "--no-deps", "openrlhf==0.11.2")
+    _pip(venv, "aiohttp", "pylatexenc")
+    proc = _pytest(venv, str(TESTS / "openrlhf_env_checks.py"))
+    print(proc.stdout[-2000:])
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert _passed(proc.stdout) == 2
 
 
 def _lowest(requirement_group: str, name: str) -> str:
