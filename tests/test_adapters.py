@@ -9,7 +9,8 @@ each called exactly as that trainer's published code calls it (versions in docs/
   None -> NaN (tests/swift_env_checks.py runs the same against ms-swift 4.6.0 itself, -m heavy);
 - OpenRLHF 3c3be62 (0.11.0) openrlhf/utils/agent.py: the file loaded by path as ``reward_func``,
   called in a thread with one-element lists;
-- TRL (installed) trl/scripts/grpo.py: ``importlib.import_module`` + ``getattr`` of the dotted name.
+- TRL (installed) trl/scripts/grpo.py: ``importlib.import_module`` + ``getattr`` of the dotted name,
+  and the real ``trl grpo`` command for one training step.
 
 Expected values are worked out by hand."""
 
@@ -162,3 +163,36 @@ def test_trl_cli_functions_import_as_trl_grpo_imports_them(config):
     assert trainer._pending_metrics["rewards/accuracy/none"] == [0.0]
     with pytest.raises(AttributeError, match="configures format, accuracy, box"):
         importlib.import_module("vlmr1.trainers.trl_cli").acuracy
+
+
+@pytest.mark.slow
+def test_trl_grpo_command_line_trains_with_vlmr1_reward_funcs(tmp_path):
+    """The real `trl grpo` command: a tiny Qwen2 saved offline, a local JSONL dataset, rewards
+    named as dotted paths and configured by VLMR1_CONFIG."""
+    import os
+    import subprocess
+
+    pytest.importorskip("trl")
+    from vlmr1.trainers import tiny
+
+    model_dir = tiny.build_tiny_model("qwen2", tmp_path / "model", seed=3)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"prompt": [{"role": "user", "content": f"What is {i} + {i}?"}], "solution": str(2 * i), "task": "math"}
+            for i in range(4)]
+    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = tmp_path / "rewards.yaml"
+    cfg.write_text(CONFIG)
+    trl_bin = os.path.join(os.path.dirname(sys.executable), "trl")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [trl_bin, "grpo", "--model_name_or_path", str(model_dir), "--dataset_name", str(data),
+         "--reward_funcs", "vlmr1.trainers.trl_cli.format", "vlmr1.trainers.trl_cli.accuracy",
+         "--reward_weights", "0.5", "1.0", "--output_dir", str(out), "--max_steps", "1",
+         "--per_device_train_batch_size", "4", "--num_generations", "2", "--max_completion_length", "8",
+         "--use_cpu", "--report_to", "none", "--logging_steps", "1", "--save_strategy", "no", "--bf16", "false"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "VLMR1_CONFIG": str(cfg), "VLMR1_PLUGINS": "", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    logged = proc.stdout + proc.stderr
+    assert "rewards/format/mean" in logged and "rewards/accuracy/mean" in logged, logged[-3000:]
