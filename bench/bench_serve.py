@@ -12,13 +12,15 @@ process: format ``re.match(<think>.*?</think>\\s*<answer>.*?</answer>)``, accura
 ``<answer>`` contents.
 
 Service: ``vlmr1 serve`` (format + math accuracy, isolated workers) in its own process;
-8 client threads take batches of 64 rows from one queue and POST them to /score.
+8 client processes (as 8 rollout workers would) each POST their share of the 64-row batches
+to /score, one after another.
 
-Both are timed twice, on rows neither has seen (``measure`` rows; the ``warm-up`` rows
-are other prompts): cold = a fresh process, start-up and first batch included (for the
-service: spawn -> ready -> every measure row scored); warm = after scoring the warm-up
-rows (warm-only, labelled so). Prints rows/s, the ratios and per-request latency
-percentiles; asserts nothing about time.
+Cold: fresh processes on the first measured set, start-up and first batch included (the
+loop: the whole process; the service: spawn -> ready -> every row scored). Warm (labelled
+warm-only): a loop process and a service, each warmed up on other prompts, score
+``--repeat`` sets of fresh prompts, taking turns, so both meet the same load on this
+shared machine; the ratio of each set and their median are printed, with per-request
+latency percentiles. Asserts nothing about time.
 
     python bench/bench_serve.py [--prompts 96] [--generations 8] [--clients 8] [--batch 64] [--workers 2]
                                 [--plain-math] [--no-corpus] [--out FILE]
@@ -34,7 +36,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -128,16 +129,20 @@ def r1v_loop(rows: list[dict]) -> list[float]:
     return out
 
 
-def baseline_child(path: str) -> None:
+def baseline_child(path: str, mode: str) -> None:
+    """``cold``: score set 0 and exit (the parent times the whole process). ``warm``: warm up,
+    then score the set named on each stdin line, answering with its time and scores."""
     data = json.loads(Path(path).read_text())
-    t = time.perf_counter()
-    r1v_loop(data["measure"])
-    cold = time.perf_counter() - t
+    if mode == "cold":
+        print(json.dumps({"scores": r1v_loop(data["sets"][0])}))
+        return
     r1v_loop(data["warmup"])
-    t = time.perf_counter()
-    scores = r1v_loop(data["measure"])
-    warm = time.perf_counter() - t
-    print(json.dumps({"cold_loop_s": cold, "warm_s": warm, "scores": scores}))
+    print("ready", flush=True)
+    for line in sys.stdin:
+        rows = data["sets"][int(line)]
+        t = time.perf_counter()
+        scores = r1v_loop(rows)
+        print(json.dumps({"seconds": time.perf_counter() - t, "scores": scores}), flush=True)
 
 
 # ------------------------------------------------------------- the service ------
@@ -147,39 +152,43 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
-def drive(url: str, rows: list[dict], clients: int, batch: int) -> tuple[float, list[float], list[float]]:
-    """Every row once, ``clients`` threads each taking the next batch; (seconds, latencies, totals)."""
+def _client(url: str, bodies: list[tuple[int, bytes]], go, out) -> None:
+    """One client process: its share of the batches, one request after another."""
     import httpx
 
+    got = []
+    with httpx.Client(timeout=120) as http:
+        http.get(url + "/health")  # connection open before the clock starts
+        go.wait()
+        for i, body in bodies:
+            t = time.perf_counter()
+            r = http.post(url + "/score", content=body, headers={"content-type": "application/json"})
+            r.raise_for_status()
+            got.append((i, time.perf_counter() - t, [x if x is not None else 0.0 for x in r.json()["total"]]))
+    out.put(got)
+
+
+def drive(url: str, rows: list[dict], clients: int, batch: int) -> tuple[float, list[float], list[float]]:
+    """Every row once, sent by ``clients`` processes (as rollout workers would), batches dealt
+    round-robin; (seconds, per-request latencies, totals in row order)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
     # bodies encoded before the clock starts: a trainer encodes on its own machine
-    batches = [json.dumps({"rows": rows[i:i + batch]}).encode() for i in range(0, len(rows), batch)]
-    totals: list[list[float]] = [[] for _ in batches]
-    latencies: list[float] = []
-    lock = threading.Lock()
-    nxt = iter(range(len(batches)))
-
-    def client() -> None:
-        with httpx.Client(timeout=120) as http:
-            while True:
-                with lock:
-                    i = next(nxt, None)
-                if i is None:
-                    return
-                t = time.perf_counter()
-                r = http.post(url + "/score", content=batches[i], headers={"content-type": "application/json"})
-                r.raise_for_status()
-                elapsed = time.perf_counter() - t
-                with lock:
-                    latencies.append(elapsed)
-                    totals[i] = [x if x is not None else 0.0 for x in r.json()["total"]]
-
+    bodies = [(i // batch, json.dumps({"rows": rows[i:i + batch]}).encode()) for i in range(0, len(rows), batch)]
+    go, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_client, args=(url, bodies[k::clients], go, out)) for k in range(clients)]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)  # every client connected and waiting
     t = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return time.perf_counter() - t, latencies, [x for b in totals for x in b]
+    go.set()
+    results = [out.get() for _ in procs]
+    seconds = time.perf_counter() - t
+    for p in procs:
+        p.join()
+    flat = sorted(x for r in results for x in r)
+    return seconds, [x[1] for x in flat], [v for x in flat for v in x[2]]
 
 
 def serve(config: Path, port: int) -> subprocess.Popen:
@@ -209,86 +218,117 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def service_run(config: Path, data: dict, clients: int, batch: int) -> dict:
-    out = {}
-    # cold: a fresh server, spawn -> ready -> every measure row scored
+def cold_runs(config: Path, rows_path: Path, clients: int, batch: int) -> dict:
+    """Fresh processes, start-up and first batch included, on set 0."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--baseline-child", str(rows_path), "cold"], capture_output=True,
+                   check=True)
+    out = {"loop_s": time.perf_counter() - t}
+    data = json.loads(rows_path.read_text())
     port = free_port()
     t = time.perf_counter()
     proc = serve(config, port)
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)
         out["ready_s"] = time.perf_counter() - t
-        _, _, _ = drive(f"http://127.0.0.1:{port}", data["measure"], clients, batch)
-        out["cold_s"] = time.perf_counter() - t
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    # warm: another fresh server, warmed on other prompts, then the measure rows
-    port = free_port()
-    proc = serve(config, port)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(url, proc)
-        drive(url, data["warmup"], clients, batch)
-        out["warm_s"], out["latencies"], out["totals"] = drive(url, data["measure"], clients, batch)
+        drive(f"http://127.0.0.1:{port}", data["sets"][0], clients, batch)
+        out["serve_s"] = time.perf_counter() - t
     finally:
         proc.terminate()
         proc.wait(30)
     return out
 
 
+def warm_runs(config: Path, rows_path: Path, clients: int, batch: int) -> list[dict]:
+    """A warmed-up loop process and a warmed-up service, each set scored by both, turn about."""
+    data = json.loads(rows_path.read_text())
+    loop = subprocess.Popen([sys.executable, __file__, "--baseline-child", str(rows_path), "warm"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = free_port()
+    proc = serve(config, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        drive(url, data["warmup"], clients, batch)
+        assert loop.stdout.readline().strip() == "ready"
+        runs = []
+        for k, rows in enumerate(data["sets"]):
+            run: dict = {"rows": len(rows)}
+            for who in (("loop", "serve") if k % 2 == 0 else ("serve", "loop")):
+                if who == "loop":
+                    loop.stdin.write(f"{k}\n")
+                    loop.stdin.flush()
+                    answer = json.loads(loop.stdout.readline())
+                    run["loop_s"], run["loop_scores"] = answer["seconds"], answer["scores"]
+                else:
+                    run["serve_s"], run["latencies"], run["totals"] = drive(url, rows, clients, batch)
+            runs.append(run)
+        return runs
+    finally:
+        loop.stdin.close()
+        loop.wait(30)
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--baseline-child":
-        baseline_child(sys.argv[2])
+    if len(sys.argv) == 4 and sys.argv[1] == "--baseline-child":
+        baseline_child(sys.argv[2], sys.argv[3])
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prompts", type=int, default=96, help="generated prompts in the measured rows")
+    ap.add_argument("--prompts", type=int, default=96, help="generated prompts in each measured set")
     ap.add_argument("--generations", type=int, default=8)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3, help="measured sets (fresh prompts each), loop and service in turn")
     ap.add_argument("--no-corpus", action="store_true", help="generated rows only")
     ap.add_argument("--plain-math", action="store_true", help="math answers without $...$ (see rollout())")
-    ap.add_argument("--out", help="also write the measured rows here as a JSONL rollout file")
+    ap.add_argument("--out", help="also write the first measured set here as a JSONL rollout file")
     args = ap.parse_args()
 
     delimited = not args.plain_math
-    measure = rollout(args.prompts, args.generations, seed=1, delimited=delimited)
-    warmup = rollout(max(8, args.prompts // 4), args.generations, seed=2, first=10_000, delimited=delimited)
+    warmup = rollout(max(8, args.prompts // 4), args.generations, seed=2, first=100_000, delimited=delimited)
+    sets = [rollout(args.prompts, args.generations, seed=10 + k, first=1000 * k, delimited=delimited)
+            for k in range(args.repeat)]
     real = [] if args.no_corpus or not CORPUS.is_dir() else corpus_rows()
-    if real:  # the real outputs split by image: some warm the service, the rest are measured
+    if real:  # the real outputs split by image: the first 50 images warm up, the rest are dealt to the sets
         warmup += [r for r in real if int(r["id"][3:]) < 50]
-        measure += [r for r in real if int(r["id"][3:]) >= 50]
+        for r in real:
+            if int(r["id"][3:]) >= 50:
+                sets[int(r["id"][3:]) % args.repeat].append(r)
     if args.out:
-        Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in measure))
+        Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in sets[0]))
     with tempfile.TemporaryDirectory() as tmp:
         rows_path = Path(tmp) / "rows.json"
-        rows_path.write_text(json.dumps({"measure": measure, "warmup": warmup}))
+        rows_path.write_text(json.dumps({"sets": sets, "warmup": warmup}))
         config = Path(tmp) / "rewards.yaml"
         config.write_text(CONFIG.format(workers=args.workers))
-        print(f"rows: {len(measure)} measured ({sum(r['id'].startswith('img') for r in measure)} real counting outputs), "
-              f"{len(warmup)} warm-up; {args.clients} clients x batches of {args.batch}; {os.cpu_count()} CPUs (shared)")
+        n_real = sum(r["id"].startswith("img") for s in sets for r in s)
+        print(f"rows: {args.repeat} measured sets of ~{len(sets[0])} ({n_real} real counting outputs in all), "
+              f"{len(warmup)} warm-up; {args.clients} client processes x batches of {args.batch}; "
+              f"service workers {args.workers}; {os.cpu_count()} CPUs (shared machine)")
+        cold = cold_runs(config, rows_path, args.clients, args.batch)
+        warm = warm_runs(config, rows_path, args.clients, args.batch)
 
-        t = time.perf_counter()
-        child = subprocess.run([sys.executable, __file__, "--baseline-child", str(rows_path)], capture_output=True,
-                               text=True, check=True)
-        base_process = time.perf_counter() - t
-        base = json.loads(child.stdout.strip().splitlines()[-1])
-        svc = service_run(config, json.loads(rows_path.read_text()), args.clients, args.batch)
-
-    n = len(measure)
-    lat = [x * 1000 for x in svc["latencies"]]
-    print(f"R1-V-style serial loop : cold {n / base_process:8.0f} rows/s (whole process {base_process:.2f}s)  "
-          f"warm-only {n / base['warm_s']:8.0f} rows/s ({base['warm_s']:.2f}s)")
-    print(f"vlmr1 serve, {args.clients} clients : cold {n / svc['cold_s']:8.0f} rows/s (spawn->ready {svc['ready_s']:.2f}s, "
-          f"all rows {svc['cold_s']:.2f}s)  warm-only {n / svc['warm_s']:8.0f} rows/s ({svc['warm_s']:.2f}s)")
-    print(f"ratio warm (service / loop): {base['warm_s'] / svc['warm_s']:.1f}x   "
-          f"cold (whole processes): {base_process / svc['cold_s']:.1f}x")
+    n0 = len(sets[0])
+    print(f"cold (fresh processes, start-up included, set 0): loop {cold['loop_s']:.2f}s, service {cold['serve_s']:.2f}s "
+          f"(spawn->ready {cold['ready_s']:.2f}s)  ratio {cold['loop_s'] / cold['serve_s']:.1f}x  "
+          f"[{n0 / cold['loop_s']:.0f} vs {n0 / cold['serve_s']:.0f} rows/s]")
+    ratios = []
+    for k, run in enumerate(warm):
+        ratio = run["loop_s"] / run["serve_s"]
+        ratios.append(ratio)
+        print(f"warm-only set {k}: loop {run['rows'] / run['loop_s']:6.0f} rows/s, service {run['rows'] / run['serve_s']:6.0f} "
+              f"rows/s  ratio {ratio:.1f}x")
+    lat = [x * 1000 for run in warm for x in run["latencies"]]
+    print(f"warm-only ratio, median of {len(ratios)}: {sorted(ratios)[len(ratios) // 2]:.1f}x")
     print(f"request latency (warm, {len(lat)} requests of {args.batch} rows): p50 {_percentile(lat, 50):.0f} ms  "
           f"p90 {_percentile(lat, 90):.0f} ms  p99 {_percentile(lat, 99):.0f} ms")
-    agree = sum(abs(a - b) < 1e-9 for a, b in zip(base["scores"], svc["totals"])) / n
-    print(f"same total as the loop on {agree:.0%} of rows (the engine reads answers the loop misses, e.g. "
-          f"'{{n}} objects', and the loop's parse of a whole completion can pick up a number from the reasoning)")
+    same = sum(abs(a - b) < 1e-9 for run in warm for a, b in zip(run["loop_scores"], run["totals"]))
+    print(f"same total as the loop on {same / sum(run['rows'] for run in warm):.0%} of rows (the engine reads answers "
+          f"the loop misses, e.g. '{{n}} objects', and the loop's parse of a whole completion can pick up a number "
+          f"from the reasoning)")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ class ServeOptions:
     batch_rows: int = 512
     batch_wait: float = 0.002
     max_batches: int = 4
+    overlap_after: float = 0.5
     na_reward: float = 0.0
     log_level: str = "warning"
     grace: float | None = None  # seconds in-flight requests get on SIGTERM; engine timeout + 5 by default
@@ -137,7 +138,8 @@ def build_app(engine: Engine, options: ServeOptions) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.batcher = Batcher(engine, options.batch_rows, options.batch_wait, options.max_batches)
+        state.batcher = Batcher(engine, options.batch_rows, options.batch_wait, options.max_batches,
+                                overlap_after=options.overlap_after)
         state.telemetry = Telemetry(engine.names, lambda: state.batcher.queued_rows, lambda: state.batcher.inflight)
         state.batcher.on_batch = state.telemetry.batch
         state.batcher.start()

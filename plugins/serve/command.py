@@ -35,7 +35,9 @@ def missing_stack() -> list[str]:
 @click.option("--batch-wait-ms", default=2.0, show_default=True, type=click.FloatRange(0),
               help="How long the first request of a batch waits for others to join.")
 @click.option("--max-batches", default=4, show_default=True, type=click.IntRange(1),
-              help="Engine batches scored at once (a batch stuck on a slow item does not hold the rest).")
+              help="Most engine batches scored at once.")
+@click.option("--overlap-after", default=0.5, show_default=True, type=click.FloatRange(0),
+              help="Seconds an engine batch runs (a slow or hanging item) before the next one starts beside it.")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Override engine.workers of the config.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=None,
               help="Override engine.timeout (seconds per item) of the config.")
@@ -44,7 +46,7 @@ def missing_stack() -> list[str]:
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(config_path: str, host: str, port: int, token: str | None, max_rows: int, max_body_mb: float,
-          batch_rows: int, batch_wait_ms: float, max_batches: int, workers: int | None, timeout: float | None,
+          batch_rows: int, batch_wait_ms: float, max_batches: int, overlap_after: float, workers: int | None, timeout: float | None,
           na_reward: float, log_level: str) -> None:
     """Serve the configured rewards over HTTP (OpenRLHF's /get_reward, and /score)."""
     missing = missing_stack()
@@ -59,7 +61,8 @@ def serve(config_path: str, host: str, port: int, token: str | None, max_rows: i
     config = load_config(config_path).with_engine(workers=workers, timeout=timeout)
     options = ServeOptions(host=host, port=port, token=token or None, max_rows=max_rows,
                            max_body=int(max_body_mb * 1024 * 1024), batch_rows=batch_rows,
-                           batch_wait=batch_wait_ms / 1000.0, max_batches=max_batches, na_reward=na_reward,
+                           batch_wait=batch_wait_ms / 1000.0, max_batches=max_batches,
+                           overlap_after=overlap_after, na_reward=na_reward,
                            log_level=log_level)
     if host not in ("127.0.0.1", "localhost", "::1") and not options.token:
         click.echo(f"Warning: serving on {host} without a token; anyone who reaches this port can use it. "
