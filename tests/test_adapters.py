@@ -184,9 +184,12 @@ def test_trl_grpo_command_line_trains_with_vlmr1_reward_funcs(tmp_path):
     cfg = tmp_path / "rewards.yaml"
     cfg.write_text(CONFIG)
     trl_bin = os.path.join(os.path.dirname(sys.executable), "trl")
+    # the `trl` console script, or what it runs (trl.cli:main) where this environment has no script of its own
+    trl_cmd = [trl_bin] if os.path.exists(trl_bin) else [sys.executable, "-c",
+                                                        "import sys; from trl.cli import main; sys.exit(main())"]
     out = tmp_path / "out"
     proc = subprocess.run(
-        [trl_bin, "grpo", "--model_name_or_path", str(model_dir), "--dataset_name", str(data),
+        [*trl_cmd, "grpo", "--model_name_or_path", str(model_dir), "--dataset_name", str(data),
          "--reward_funcs", "vlmr1.trainers.trl_cli.format", "vlmr1.trainers.trl_cli.accuracy",
          "--reward_weights", "0.5", "1.0", "--output_dir", str(out), "--max_steps", "1",
          "--per_device_train_batch_size", "4", "--num_generations", "2", "--max_completion_length", "8",

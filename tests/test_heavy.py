@@ -101,7 +101,8 @@ def _lowest(requirement_group: str, name: str) -> str:
 def test_lowest_claimed_transformers_and_trl(tmp_path):
     low = {name: _lowest("train", name) for name in ("transformers", "trl")}
     venv = create_venv(tmp_path / "venv")
-    _pip(venv, "--no-deps", *(f"{name}=={version}" for name, version in low.items()))
+    # --ignore-installed: the venv gets its own copies (and console scripts) even where a version matches
+    _pip(venv, "--no-deps", "--ignore-installed", *(f"{name}=={version}" for name, version in low.items()))
     got = venv.run("-c", "import transformers, trl; print(transformers.__version__, trl.__version__)").stdout.split()
     from packaging.version import Version
 
