@@ -23,13 +23,16 @@ import re
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, distributions
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pluggy
 
 from . import hookspecs
 from .errors import PluginConflictError, UnknownNameError
 from .types import PromptTemplate, Provenance, Reward, Verifier
+
+if TYPE_CHECKING:
+    import click
 
 GROUP = "vlmr1"
 FIRST_PARTY = "vlmr1"
@@ -40,6 +43,15 @@ _KINDS: dict[str, tuple[str, type]] = {
     "register_rewards": ("reward", Reward),
     "register_prompt_templates": ("template", PromptTemplate),
 }
+
+
+@dataclass(frozen=True)
+class PluginCommand:
+    """A ``vlmr1`` subcommand a plugin added through ``register_commands``."""
+
+    name: str
+    command: click.Command
+    provenance: Provenance | None = None
 
 
 @dataclass
@@ -69,6 +81,7 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
         self.items: dict[str, dict[str, Any]] = {kind: {} for kind, _ in _KINDS.values()}
+        self.items["command"] = {}
         self.conflicts: dict[tuple[str, str], list[Provenance]] = {}
         self.held_back: list[str] = []  # installed entry points the allow list left out
 
@@ -96,6 +109,14 @@ class Registry:
             return self.items[kind][name]
         except KeyError:
             raise UnknownNameError(kind, name, self.items[kind], self.held_back) from None
+
+    @property
+    def commands(self) -> dict[str, PluginCommand]:
+        return self.items["command"]
+
+    def command(self, name: str) -> click.Command:
+        """The click command a plugin registered under ``name``."""
+        return self._get("command", name).command
 
     def reward(self, name: str) -> Reward:
         return self._get("reward", name)
@@ -137,7 +158,24 @@ class Registry:
                     continue
                 for item in got:
                     self._store(kind, dataclasses.replace(item, provenance=provenance), info)
+        self._add_commands(name, provenance, info)
         return info
+
+    def _add_commands(self, name: str, provenance: Provenance, info: PluginInfo) -> None:
+        """Call the plugin's ``register_commands`` with a group of its own and keep what it added."""
+        import click
+
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            if impl.plugin_name != name:
+                continue
+            group = click.Group(name=name)
+            try:
+                impl.function(cli=group)
+            except Exception as exc:
+                info.error = f"register_commands raised {type(exc).__name__}: {exc}"
+                continue
+            for cmd_name, command in group.commands.items():
+                self._store("command", PluginCommand(cmd_name, command, provenance), info)
 
     def _store(self, kind: str, item: Any, info: PluginInfo) -> None:
         table = self.items[kind]

@@ -174,7 +174,8 @@ def _report(result: BatchResult, name: str, fresh: bool, log_metric: Callable[[s
                 log_metric(metric, float(result.metrics[metric]))
         if fresh:
             for metric in _ENGINE_LOGGED:
-                log_metric(metric, float(result.metrics[metric]))
+                if metric in result.metrics:  # a remote batch of bad rows only has none
+                    log_metric(metric, float(result.metrics[metric]))
     if log_extra is not None:
         log_extra(f"reason/{name}", list(result.reasons[name]))
 

@@ -6,7 +6,9 @@ operating system refusing a read or a write: disk full, file too large, permissi
 denied) end every command the same way: one ``Error: ...`` line and exit status 2.
 Anything else is a bug and keeps its traceback; ``VLMR1_DEBUG=1`` shows the traceback of
 the expected failures too.
-"""
+
+Plugins add subcommands through the ``register_commands`` hook; the built-in
+table below is looked up first, the registry's commands next."""
 
 from __future__ import annotations
 
@@ -35,23 +37,32 @@ COMMANDS = {
 }
 
 
+def _plugin_commands() -> dict[str, click.Command]:
+    """Commands the installed plugins added (built-in names win)."""
+    from ..registry import get_registry
+
+    registry = get_registry()
+    return {name: registry.command(name) for name in registry.commands if name not in COMMANDS}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *_plugin_commands()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)
         if target is None:
-            return None
+            return _plugin_commands().get(name)
         module, attr = target.split(":")
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):  # noqa: ANN201
         name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in COMMANDS:
+        if name and not name.startswith("-") and name not in COMMANDS and name not in _plugin_commands():
             import difflib
 
-            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.5)
+            known = [*COMMANDS, *_plugin_commands()]
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             ctx.fail(f"No such command '{name}'.{hint} Run `vlmr1 --help` to list the commands.")
         return super().resolve_command(ctx, args)
