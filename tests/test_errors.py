@@ -133,7 +133,7 @@ def test_inspect_on_an_unscored_file_says_how_to_score_it(tmp_path):
 
 
 def test_missing_image_names_the_row_and_the_path(tmp_path):
-    from vlmr1.trainers.grpo import open_images
+    from vlmr1.trl import open_images
 
     with pytest.raises(ConfigError) as info:
         open_images({"id": "rec-7", "image": str(tmp_path / "nope.png")})

@@ -29,8 +29,6 @@ COMMANDS = {
     "templates": "listing:templates",
     "validate": "validate:validate",
     "score": "score:score",
-    "train": "train:train",
-    "demo": "train:demo",
     "vote": "vote:vote",
     "new-plugin": "scaffold:new_plugin",
     "inspect": "inspect:inspect_cmd",
