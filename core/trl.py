@@ -1,35 +1,27 @@
 """The boundary with TRL: the dataset a GRPO/SFT trainer reads and the reward functions it calls.
 
-Everything that must agree about the shape of a row on its way through TRL lives here:
+* **The dataset.** :func:`trl_dataset` keeps the rows as Python objects and gives TRL a
+  ``datasets.Dataset`` of positions read through :class:`RowView` (TRL 1.16's trainers
+  accept only ``Dataset``/``IterableDataset``; arrow cannot hold a ``solution`` that is a
+  box list in one row and a string in the next). Images are opened when a batch is
+  read, once per distinct row.
+* **One Sample per row.** The view also hands TRL a ``vlmr1_sample`` column: the row as
+  a :class:`~vlmr1.types.Sample` (``vlmr1.rows.sample_from_row``) with the prompt as TRL
+  hands it to rewards, minus pixels. TRL repeats it per generation; a reward function
+  only puts each completion's text into it.
+* **No pixels for rewards.** TRL passes reward functions the decoded ``images`` and
+  prompts with the images inside; rewards in worker processes would pickle them per
+  completion. Samples carry the image's path and sizes instead (:func:`strip_pixels`).
+* **The reward functions.** TRL (``GRPOTrainer._calculate_rewards``) calls each with
+  ``prompts, completions, completion_ids, trainer_state, log_extra, log_metric`` and one
+  list per dataset column, item ``i`` belonging to completion ``i``; sync functions one
+  after another, async ones gathered; None becomes NaN, columns are weighted and
+  ``nansum``-ed, ``rewards/<__name__>/mean`` logged. Here one function per configured
+  column shares one engine call per batch, so gates and formulas behave exactly as in
+  ``Engine.score`` and TRL's weighted sum equals the engine's total.
 
-* **The dataset.** ``trl_dataset`` keeps the rows as Python objects and gives TRL a
-  ``datasets.Dataset`` of positions read through :class:`RowView`. TRL 1.16's
-  ``GRPOTrainer`` accepts only ``Dataset``/``IterableDataset`` and reads every column
-  of an example; arrow cannot hold a ``solution`` that is a box list in one row and a
-  string in the next, so the columns stay out of arrow. Images are opened when a
-  batch is read (once per distinct row, not once per generation).
-* **One Sample per row.** The view also hands TRL a ``vlmr1_sample`` column: the row
-  as a :class:`~vlmr1.types.Sample` (``vlmr1.rows.sample_from_row``), built once per
-  row when a batch is read, with the prompt as TRL hands it to rewards but without
-  pixels. TRL repeats it per generation; a reward function only puts each
-  completion's text into it.
-* **No pixels for rewards.** TRL passes reward functions the ``images`` column and
-  prompts with the decoded images inside; rewards running in worker processes would
-  pickle them per completion. Samples carry the image's path and sizes instead
-  (:func:`strip_pixels`), whichever way a batch arrives.
-* **The reward functions.** TRL (``GRPOTrainer._calculate_rewards``) calls every reward
-  function with ``prompts, completions, completion_ids, trainer_state, log_extra,
-  log_metric`` and one list per dataset column, item ``i`` belonging to completion ``i``.
-  It runs sync functions one after another, gathers async ones concurrently, turns
-  None into NaN, weights each column and ``nansum``s them, and logs
-  ``rewards/<__name__>/mean``. Here one function per configured column shares one
-  engine call per batch, so gated and formula columns behave exactly as in
-  ``Engine.score`` and TRL's weighted ``nansum`` equals the engine's total.
-
-Nothing a batch holds raises into the trainer: a row that cannot be made a Sample gets
-None in every column with the reason. Neither torch nor trl is imported here at module
-level (``import vlmr1`` stays light); ``datasets`` and PIL are imported when a dataset
-is built.
+A row that cannot be made a Sample gets None in every column with the reason; nothing a
+batch holds raises into the trainer. Neither torch nor trl is imported at module level.
 """
 
 from __future__ import annotations
