@@ -33,7 +33,7 @@ def _columns(n: int, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _batch(config: Any) -> Any:
     from vlmr1.trainers.verl import engine
-    from vlmr1.trl_rewards import _SharedBatch
+    from vlmr1.trl import _SharedBatch
 
     eng = engine(config)
     shared = _shared.get(id(eng))

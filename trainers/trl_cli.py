@@ -26,7 +26,7 @@ _funcs: dict[int, dict[str, Callable[..., Any]]] = {}
 def functions(config: Any = None) -> dict[str, Callable[..., Any]]:
     """The reward functions of the config (``VLMR1_CONFIG`` by default), by reward name."""
     from vlmr1.trainers.verl import engine
-    from vlmr1.trl_rewards import trl_reward_functions
+    from vlmr1.trl import trl_reward_functions
 
     eng = engine(config)
     with _lock:
@@ -40,7 +40,7 @@ def functions(config: Any = None) -> dict[str, Callable[..., Any]]:
 def total(prompts: Any = None, completions: Any = None, **kwargs: Any) -> list[float | None]:
     """The config's weighted total as one TRL reward function (sync)."""
     from vlmr1.trainers.verl import engine
-    from vlmr1.trl_rewards import samples_from_trl
+    from vlmr1.trl import samples_from_trl
 
     eng = engine()
     columns = {k: v for k, v in kwargs.items() if k not in ("log_extra", "log_metric")}
