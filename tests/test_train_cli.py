@@ -295,3 +295,22 @@ def test_cli_page_documents_every_option_of_train_and_demo():
             if longs and not any(f"`{o}" in section for o in longs):
                 missing.append(f"vlmr1 {name} {longs[0]}")
     assert section and not missing, missing
+
+
+def test_several_jsonl_files_with_one_image_folder_each_are_a_valid_config(tmp_path):
+    """The data loader takes lists (VLM-R1's --data_file_paths a:b --image_folders x:y); the schema does too."""
+    from vlmr1.trainers import data
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        from PIL import Image
+
+        Image.new("RGB", (30, 20)).save(tmp_path / name / "im.png")
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"id": name, "task": "rec", "problem": "Find it.",
+                                                            "image": "im.png", "solution": [1, 2, 3, 4]}) + "\n")
+    cfg = _write(tmp_path, CONFIG.replace("synthetic: {n: 4, seed: 1, tasks: [rec]}",
+                                          "jsonl: [a.jsonl, b.jsonl]\n  image_root: [a, b]"))
+    _, settings = read_train_config(cfg)
+    assert settings.data.jsonl == ["a.jsonl", "b.jsonl"] and settings.data.image_root == ["a", "b"]
+    rows = data.read_rows(settings.data, tmp_path).rows
+    assert [r["image"] for r in rows] == [str(tmp_path / "a" / "im.png"), str(tmp_path / "b" / "im.png")]
