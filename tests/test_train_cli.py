@@ -20,7 +20,8 @@ pytest.importorskip("trl")
 from vlmr1.cli import main  # noqa: E402
 from vlmr1.errors import ConfigError  # noqa: E402
 from vlmr1.trainers import grpo, sft  # noqa: E402
-from vlmr1.trainers.settings import TrainSettings, apply_sets, parse_value, read_train_config  # noqa: E402
+from vlmr1.trainers.configfile import apply_sets, parse_value, read_train_config  # noqa: E402
+from vlmr1.trainers.settings import TrainSettings  # noqa: E402
 
 CONFIG = """\
 task: rec

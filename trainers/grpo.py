@@ -38,7 +38,8 @@ from .runtime import (  # noqa: F401  (re-exported: the public names of a traini
     load_model,
     resolve_runtime,
 )
-from .settings import ModelSettings, TrainSettings, read_train_config
+from .configfile import read_train_config
+from .settings import ModelSettings, TrainSettings
 
 
 @dataclass
