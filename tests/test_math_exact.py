@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from vlmr1.plugins.math.exact import exact_value, exactly_equal
 from vlmr1.plugins.math.value import point
-from vlmr1.plugins.math.verify import MATH_DEFAULTS, _parse, compare_answer, prepare_gold, quick_compare
+from vlmr1.plugins.math.latex import parsed as _parse
+from vlmr1.plugins.math.verify import MATH_DEFAULTS, compare_answer, prepare_gold, quick_compare
 
 from test_math_value import EXPRESSIONS, mv_value
 

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vlmr1.plugins.math.shortcuts import certainly_equal, certainly_unequal, decide, same_text_accepts
-from vlmr1.plugins.math.verify import MATH_DEFAULTS, _parse, compare_answer, plain_number, prepare_gold
+from vlmr1.plugins.math.latex import parsed as _parse
+from vlmr1.plugins.math.verify import MATH_DEFAULTS, compare_answer, plain_number, prepare_gold
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # the one-time "timeouts are off" warning
 
