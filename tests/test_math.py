@@ -181,7 +181,11 @@ def test_extraction_prefers_answer_tag_then_box_then_last_line():
     assert extract_math_answer("\\boxed{1}<answer>2</answer>") == ("2", "answer_tag")
     assert extract_math_answer("<answer>so \\boxed{2}</answer>") == ("2", "answer_tag")
     assert extract_math_answer("it is \\boxed{3}\nThe end") == ("3", "boxed")
-    assert extract_math_answer("work\nThe final answer is $4$.\n\n") == ("4", "last_line")
+    assert extract_math_answer("work\nThe final answer is $4$.\n\n") == ("4", "answer_phrase")
+    assert extract_math_answer("The final answer is $4$.\nI hope it is correct.") == ("4", "answer_phrase")
+    assert extract_math_answer("\\boxed{200} then \\boxed{255}. The final answer is $10,455$.") == ("10,455", "answer_phrase")
+    assert extract_math_answer("The final answer is 3. So \\boxed{4}") == ("4", "boxed")
+    assert extract_math_answer("work\n7 apples") == ("7 apples", "last_line")
     assert extract_math_answer("   \n  ") == (None, "no_answer")
 
 

@@ -143,5 +143,7 @@ def test_the_reasons_and_details_a_user_sees():
     assert v.score == 1.0 and v.details["label"] == "apples"
     v = score(tagged("30 mm"), "3cm")
     assert v.score == 1.0 and v.details["unit"] == "mm" and v.details["gold_unit"] == "cm"
-    v = score("There are four objects.", "4")
-    assert (v.score, v.reason) == (0.0, "no_answer")
+    v = score("There are four objects.", "4")  # words, not a number: compared as text
+    assert (v.score, v.reason, v.details["path"]) == (0.0, "wrong", "text")
+    v = score(tagged("a regular hexagon"), "\\text{A regular hexagon.}")
+    assert (v.score, v.details["path"]) == (1.0, "text")

@@ -28,6 +28,7 @@ _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _MAX_BOX_TRIES = 4
 _MAX_BOXES = 12
 _PREFIXES = ("final answer is", "final answer:", "answer is", "answer:", "answer =")
+_SHORT = 200
 CHAT_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<|start_header_id|>",
                 "<\uff5cend\u2581of\u2581sentence\uff5c>", "</s>")
 
@@ -118,13 +119,15 @@ def _strip_delimiters(s: str) -> str:
 
 def clean_answer(text: str) -> str:
     """Trim what surrounds a final answer: math delimiters, a trailing full stop,
-    and a leading "The final answer is" / "Answer:"."""
+    and a leading "The final answer is" / "Answer:". When a long text follows the phrase
+    (``... is $14{,}916$. I hope it is correct. Note: ...``), the phrase is kept, so
+    that the reader takes what follows it rather than the text's last number."""
     s = text.strip()
     low = s.lower()
     for p in _PREFIXES:
         k = low.rfind(p)
         if k >= 0:
-            s = s[k + len(p):]
+            s = s[k + len(p):] if len(s) - k - len(p) <= _SHORT else s[k:]
             break
     s = _strip_delimiters(s.strip().rstrip(".").strip())
     if s.startswith("\\text{") and s.endswith("}") and matching_brace(s, 5) == len(s) - 1:
@@ -156,8 +159,33 @@ def _closing_tag_only(completion: str, answer_tags: tuple[str, str]) -> str | No
     return completion[think_end + len("</think>") if think_end >= 0 else 0:close]
 
 
+def _answer_phrase(completion: str, after: int) -> str | None:
+    """The text from the last "final answer is" / "answer:" on, when it comes after
+    position ``after`` (the end of the last box) and some text follows it."""
+    low = completion.lower()
+    for p in _PREFIXES[:2]:
+        k = low.rfind(p)
+        if k >= after and k >= 0 and completion[k + len(p):].strip():
+            line_end = completion.find("\n", k)
+            return completion[k:line_end if line_end >= 0 else len(completion)]
+    return None
+
+
+def _final_display(completion: str) -> str | None:
+    """A completion that ends on a display over several lines (``\\[ ... \\]``, ``$$ ... $$``):
+    the display, not its closing line."""
+    tail = completion.rstrip().rstrip(".").rstrip()
+    for left, right in (("\\[", "\\]"), ("$$", "$$")):
+        if tail.endswith(right):
+            start = tail.rfind(left, 0, len(tail) - len(right))
+            if start >= 0 and "\n" in tail[start:]:
+                return tail[start:]
+    return None
+
+
 def extract_math_answer(completion: str, answer_tags: tuple[str, str] = ("<answer>", "</answer>")) -> tuple[str | None, str]:
-    """(answer, where it came from): "answer_tag", "boxed" or "last_line"; (None, "no_answer")."""
+    """(answer, where it came from): "answer_tag", "answer_phrase" ("The final answer is
+    ..." after any box), "boxed" or "last_line"; (None, "no_answer")."""
     if not isinstance(completion, str):
         return None, "no_answer"
     completion = cut_chat_debris(completion)
@@ -168,10 +196,18 @@ def extract_math_answer(completion: str, answer_tags: tuple[str, str] = ("<answe
         boxed = final_boxes(inner) if "\\boxed" in inner or "\\fbox" in inner else None
         got = clean_answer(boxed if boxed is not None else inner)
         return (got, "answer_tag") if got else (None, "empty_answer")
-    boxed = final_boxes(completion) if "\\boxed" in completion or "\\fbox" in completion else None
-    if boxed is not None:
-        got = clean_answer(boxed)
+    box = _box_before(completion, len(completion)) if "\\boxed" in completion or "\\fbox" in completion else None
+    phrase = _answer_phrase(completion, box[1] if box is not None else 0)
+    if phrase is not None:  # "... \\boxed{255} ... The final answer is $10,455$.": the later word
+        got = clean_answer(phrase)
+        return (got, "answer_phrase") if got else (None, "empty_answer")
+    if box is not None:
+        got = clean_answer(final_boxes(completion) or "")
         return (got, "boxed") if got else (None, "empty_answer")
+    display = _final_display(completion)
+    if display is not None:
+        got = clean_answer(display)
+        return (got, "last_line") if got else (None, "no_answer")
     end = len(completion)
     while end > 0:
         start = completion.rfind("\n", 0, end) + 1

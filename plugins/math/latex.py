@@ -41,7 +41,8 @@ def mv() -> Any:
 def _config() -> Any:
     from latex2sympy2_extended.latex2sympy2 import NormalizationConfig
 
-    return NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="all", equations=False)
+    # units: split and compared by .units; boxed: boxes are found (and joined) by .extract
+    return NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True, boxed="none", equations=False)
 
 
 def _where(message: str) -> str:

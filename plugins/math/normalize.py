@@ -47,7 +47,10 @@ _WORD_SQRT = re.compile(r"(?<![\\A-Za-z])sqrt(?![A-Za-z])")
 _WORD_CBRT = re.compile(r"(?<![\\A-Za-z])cbrt(?![A-Za-z])")
 _WORD_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 _PERCENT = re.compile(r"(?<!\\)%")
-_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|,\\!|\\,(?=\d{3}))(?=\d{3})")
+_THOUSANDS = re.compile(r"(?<=\d)\s*(?:\{\s*,\s*\}\s*|,\\!\s*|\\,(?=\d{3}))(?=\d{3})")
+_SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,]|\.\d)")
+_RELATIONS = (("<=", r" \le "), (">=", r" \ge "), ("!=", r" \ne "), ("\\lt", "<"), ("\\gt", ">"))
+_DOUBLE_SLASH = re.compile(r"\\\\(?=[a-zA-Z])")
 _DEGREE_MID = re.compile(r"°(?!\s*[CF]?\s*$)")
 _SPACING = re.compile(r"(?<!\\)\\[,;: !]")
 
@@ -150,8 +153,15 @@ def normalize(text: str) -> str:
         s = _WORD_PI.sub(r"\\pi ", s)
     if "%" in s:
         s = _PERCENT.sub(r"\\%", s)
-    if "," in s:
+    if "," in s or "{" in s:
         s = _THOUSANDS.sub("", s)
+    if " " in s and _SPACED_THOUSANDS.search(s):
+        s = _SPACED_THOUSANDS.sub(lambda m: m.group().replace(" ", ""), s)
+    for ascii_form, latex_form in _RELATIONS:
+        if ascii_form in s:
+            s = s.replace(ascii_form, latex_form) if ascii_form[0] != "\\" else re.sub(re.escape(ascii_form) + r"(?![A-Za-z])", latex_form, s)
+    if "\\\\" in s and "matrix" not in s and "array" not in s:
+        s = _DOUBLE_SLASH.sub(r"\\", s)  # "\\le" written with an escaped backslash
     if "\\" in s:
         s = _SPACING.sub(lambda m: "" if m.group() == "\\!" else " ", s)
     return " ".join(s.split()) if ("  " in s or "\t" in s or "\n" in s) else s.strip()

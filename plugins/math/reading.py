@@ -23,7 +23,7 @@ from fractions import Fraction
 from .normalize import normalize
 from .units import Split, Unit, split_unit
 
-__all__ = ["Reading", "read_text", "prose_math", "choice_letter"]
+__all__ = ["Reading", "read_text", "prose_math", "choice_letter", "fold_words"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Reading:
     unread: str | None = None
     prose: bool = False
     alt: Reading | None = None  # the other reading of an ambiguous unit ("3m": the product)
+    words: bool = False  # an answer in words ("Evelyn", "a regular hexagon"): compared as text
 
 
 _FUNCTION_WORDS = frozenset({
@@ -51,6 +52,7 @@ _STOPWORDS = frozenset({"is", "are", "so", "the", "of", "to", "we", "it", "be", 
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]+")
 _TEXT_GROUP = re.compile(r"\\(?:text|textrm|textbf|textit|textnormal|mathrm|mbox|operatorname)\s*\{[^{}]*\}")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_ENV = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]*\}")
 _ANCHORS = re.compile(r"(?i:final answer is|answer is|answer:|answer =|答案是|答案为|答案：|答案:|答：|答:)")
 
 
@@ -59,7 +61,7 @@ def _is_prose(math: str) -> bool:
     command or function spells, or a common short word), or Chinese text."""
     if _CJK.search(math):
         return True
-    bare = _TEXT_GROUP.sub(" ", math) if "\\" in math else math
+    bare = _ENV.sub(" ", _TEXT_GROUP.sub(" ", math)) if "\\" in math else math
     for m in _WORD.finditer(bare):
         word = m.group().lower()
         if (len(word) >= 4 and word not in _FUNCTION_WORDS) or word in _STOPWORDS:
@@ -71,7 +73,7 @@ def _is_prose(math: str) -> bool:
 _SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _TOKEN = re.compile(r"[^\s\u3400-\u4dbf\u4e00-\u9fff]+")
 _MATHY = re.compile(r"[\d\\=<>+\-*/^(){}\[\]|]")
-_OPERATOR = re.compile(r"^(?:[=<>+\-*/^]|\\(?:times|cdot|div|pm|le|ge|leq|geq|ne|approx))$")
+_OPERATOR = re.compile(r"^(?:[=<>+\-*/^]|\\(?:times|cdot|div|pm|mp|le|ge|leq|geq|ne|neq|approx|in|leqslant|geqslant))$")
 _JOINER = re.compile(r"^\s*(?:,|,?\s*and|,?\s*or)?\s*$")
 _TRAIL = ".,;:!?"
 
@@ -141,41 +143,66 @@ def _trim_letters(run: str) -> str:
     return " ".join(toks)
 
 
+_PROSE_TAIL = 4000  # a sentence's mathematics is looked for in its last characters only
+_ANCHOR_REACH = 100  # "answer is" then, within this many characters, the answer
+_HAS_MATH = re.compile(r"[\d\\<>=]")
+
+
+def _candidates(body: str) -> list[tuple[int, str, str, bool]]:
+    """Every ``$...$`` span holding mathematics (spans just before it joined to it when
+    only a comma or "and" separates them) and every run of math tokens outside spans, as
+    (end, text, what follows it, is a span), rightmost first."""
+    out: list[tuple[int, str, str, bool]] = []
+    spans = [(m.start(), m.end(), next(g for g in m.groups() if g is not None)) for m in _SPAN.finditer(body)]
+    masked = body
+    for i, (start, end, inner) in enumerate(spans):
+        masked = masked[:start] + " " * (end - start) + masked[end:]
+        if not _HAS_MATH.search(inner):
+            continue
+        parts, first = [inner.strip()], start
+        for prev_start, prev_end, prev_inner in reversed(spans[:i]):
+            if not _JOINER.match(body[prev_end:first]) or len(parts) >= 6 or not _HAS_MATH.search(prev_inner):
+                break
+            parts.insert(0, prev_inner.strip())
+            first = prev_start
+        out.append((end, ", ".join(parts), body[end:], True))
+    out.extend((end, body[start:end], body[end:], False) for start, end in _runs(masked))
+    out.sort(key=lambda c: -c[0])
+    return out
+
+
 def prose_math(text: str) -> tuple[str, Split] | None:
-    """The mathematics a sentence ends on, as math-verify's own extraction finds it
-    (after the last "answer is", else the rightmost): the last ``$...$`` span (with spans
-    just before it joined by a comma or "and"), else the last run of numbers, operators and
-    commands; its unit or label from the words after it. (math text, split) or None."""
+    """The mathematics a sentence gives as its answer, as math-verify's own extraction finds
+    it: the first after the last "answer is" (when one follows it closely), else the
+    rightmost ``$...$`` span or run of numbers, operators and commands that is mathematics;
+    with the unit or label in the words after it. (math text, split) or None."""
     anchor = None
     for anchor in _ANCHORS.finditer(text):
         pass
-    body = text[anchor.end():] if anchor is not None and text[anchor.end():].strip() else text
-    spans = [(m.start(), m.end(), next(g for g in m.groups() if g is not None)) for m in _SPAN.finditer(body)]
-    if spans:
-        start, end, inner = spans[-1]
-        parts = [inner.strip()]
-        for prev_start, prev_end, prev_inner in reversed(spans[:-1]):
-            if not _JOINER.match(body[prev_end:start]) or len(parts) >= 6:
+    if anchor is not None:  # "the final answer is $14{,}916$. I hope ...": what follows the anchor
+        after = text[anchor.end():anchor.end() + _ANCHOR_REACH + 400]
+        for end, raw, rest, is_span in reversed(_candidates(after)):
+            if end - len(raw) > _ANCHOR_REACH:
                 break
-            parts.insert(0, prev_inner.strip())
-            start = prev_start
-        return _math_cut(", ".join(parts), body[end:])
-    runs = _runs(body)
-    if not runs:
-        return None
-    start, end = runs[-1]
-    return _math_cut(body[start:end], body[end:])
+            got = _math_cut(raw, rest, is_span)
+            if got is not None:
+                return got
+    for _, raw, rest, is_span in _candidates(text[-_PROSE_TAIL:]):
+        got = _math_cut(raw, rest, is_span)
+        if got is not None:
+            return got
+    return None
 
 
-def _math_cut(raw: str, rest: str) -> tuple[str, Split] | None:
-    run = _balanced(_trim_letters(raw))
-    if "=" in run and "," not in run:  # "3 + 4 = 7": a chain of equalities ends on its value
+def _math_cut(raw: str, rest: str, is_span: bool = False) -> tuple[str, Split] | None:
+    run = raw.strip() if is_span else _balanced(_trim_letters(raw))
+    if "=" in run and "," not in run and not is_span:  # "3 + 4 = 7": a chain of equalities ends on its value
         run = run.rsplit("=", 1)[1].strip()
     if not run or not re.search(r"[\d\\]", run):
         return None
     split = split_unit(run)
     if split.unit is None and split.label is None:
-        split = _unit_after(run, rest)
+        split = _unit_after(split.math, rest)
     return run, split
 
 
@@ -200,6 +227,19 @@ def _unread(math: str) -> str | None:
     return m.group()[:16] if m else None
 
 
+_WRAPPER = re.compile(r"\\(?:text|textrm|textbf|textit|textnormal|mathrm|mbox)\s*\{([^{}]*)\}")
+_WORDS_ONLY = re.compile(r"[^\W\d_]+(?:[\s'\-,]+[^\W\d_]+)*")
+
+
+def fold_words(s: str) -> str | None:
+    """The text of an answer made of words only (``\\text{Evelyn}``, "a regular hexagon"),
+    folded to one spelling for comparison; None if anything else is in it."""
+    bare = _WRAPPER.sub(lambda m: m.group(1), s).strip().rstrip(".!").strip()
+    if len(bare) > 200 or not _WORDS_ONLY.fullmatch(bare):
+        return None
+    return " ".join(bare.casefold().replace(",", " ").split())
+
+
 def _strip_delimiters(s: str) -> str:
     for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if len(s) > len(left) + len(right) and s.startswith(left) and s.endswith(right):
@@ -216,6 +256,9 @@ def read_text(text: str, plain_number: object, several: str = "last") -> Reading
     takes a model's final statement; ``several="refuse"`` (for golds) calls it
     unreadable instead, since a gold that says two things says neither for sure."""
     s = _strip_delimiters(normalize(text))
+    words = fold_words(s)
+    if words is not None and (len(words) >= 4 or " " in words or _WRAPPER.match(s)):
+        return Reading(words, words=True)  # "Evelyn", "\\text{odd}": short letter runs stay algebra
     split = split_unit(s)
     prose = False
     if _is_prose(split.math):

@@ -126,11 +126,12 @@ def _squeeze(spelling: str) -> str:
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
 _CJK_TAIL = re.compile(rf"[{_CJK}]+(?:/[{_CJK}]+)?$")
-_TEXT_TAIL = re.compile(r"\\(?:text|textrm|textnormal|mathrm|mbox|operatorname)\s*\{([^{}\\]*)\}(\s*\^\s*(?:\{\s*[23]\s*\}|[23]))?$")
+_TEXT_TAIL = re.compile(r"\\(?:text|textrm|textbf|textit|textnormal|mathrm|mbox|operatorname)\s*\{([^{}\\]*)\}(\s*\^\s*(?:\{\s*[23]\s*\}|[23]))?$")
 _LATIN_TAIL = re.compile(
     r"(?P<gap>\s*)(?<![\\A-Za-z])(?P<unit>[A-Za-z]+(?:\s+[A-Za-z]+){0,2}(?:\s*/\s*[A-Za-z]+)?(?:\s*\^\s*(?:\{\s*[23]\s*\}|[23]))?)$")
 _DEGREE_TAIL = re.compile(r"(?:°\s*[CF]?|℃|℉|\^\s*\\circ|\^\s*\{\s*\\circ\s*\})$")
 _CURRENCY_HEAD = re.compile(r"^(\\\$|\$|€)\s*(?=[-+]?[\d.])")
+_CURRENCY_TAIL = re.compile(r"(?<=[\d.])\s*(\\\$|\$|€)$")
 _QUANTITY_END = re.compile(r"(?:[\d)}\]]|\\[A-Za-z]+)\s*$")
 _LETTER_OUTSIDE_COMMANDS = re.compile(r"(?<![\\A-Za-z])[A-Za-z]")
 
@@ -177,6 +178,9 @@ def split_unit(text: str) -> Split:
     m = _CURRENCY_HEAD.match(s)
     if m:  # "\$16386.17", "$5": a currency written before the amount
         unit, s = _UNITS[m.group(1)], s[m.end():]
+    m = _CURRENCY_TAIL.search(s) if unit is None else None
+    if m:  # "1,000.99€", "5$"
+        unit, s = _UNITS[m.group(1)], s[:m.start()]
     got = _unit_tail(s) if s else None
     if got is None:
         return Split(s, unit)

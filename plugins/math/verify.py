@@ -36,10 +36,10 @@ from vlmr1.types import Sample, Verdict
 
 from .choice import extract_letters
 from .exact import exact_value
-from .extract import clean_answer, extract_math_answer
+from .extract import clean_answer, extract_math_answer, final_boxes
 from .guard import Bounds, check_bounds
 from .latex import parsed, read_latex, verify, warm
-from .reading import Reading, choice_letter, read_text
+from .reading import Reading, choice_letter, fold_words, read_text
 from .shortcuts import decide, same_text_accepts
 from .units import Unit
 from .value import latex_value, same_spelling
@@ -55,14 +55,16 @@ MATH_DEFAULTS: dict[str, Any] = {
     "float_rounding": 6,
 }
 
-_INT = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)"
+_INT = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)"
 _PLAIN = re.compile(rf"(?P<num>{_INT}(?:\.\d*)?|[+-]?\.\d+)(?:\s*/\s*(?P<den>\d+))?")
+_DECIMAL_COMMA = re.compile(r"[+-]?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 2,74 / 0,111 / 1000,99 (not the list 2,3)
 _FRAC = re.compile(r"(?P<sign>[+-]?)\s*\\[dt]?frac\s*\{\s*(?P<num>-?\d+)\s*\}\s*\{\s*(?P<den>\d+)\s*\}")
 
 
 def plain_number(text: Any) -> Fraction | None:
     """The exact value of a plain number, or None: ``3``, ``-2.50``, ``1,000``, ``.5``,
-    ``3/4``, ``\\frac{3}{4}``, ``-\\dfrac{1}{2}``, ``3.``. Anything else (units, variables,
+    ``3/4``, ``\\frac{3}{4}``, ``-\\dfrac{1}{2}``, ``3.``, and a decimal comma where it cannot
+    be a list (``2,74``, ``0,111``; ``2,3`` is a list). Anything else (units, variables,
     LaTeX beyond a simple fraction) is not plain."""
     if isinstance(text, bool):
         return None
@@ -85,6 +87,8 @@ def plain_number(text: Any) -> Fraction | None:
                 den = int(m.group("den"))
                 return value / den if den and value.denominator == 1 else None
             return value
+        if "," in s and _DECIMAL_COMMA.fullmatch(s):
+            return Fraction(s.replace(",", "."))
         m = _FRAC.fullmatch(s) if "frac" in s else None
         if m and int(m.group("den")):
             value = Fraction(int(m.group("num")), int(m.group("den")))
@@ -113,6 +117,7 @@ class GoldForm:
     unit: Unit | None = None
     label: str | None = None
     choice: str | None = None
+    words: bool = False
 
     def parsed(self) -> tuple:
         """math-verify's reading of the whole text (empty if it cannot read all of it)."""
@@ -135,6 +140,8 @@ def _bounds(params: Mapping[str, Any]) -> Bounds:
 
 
 def _form(r: Reading, params: Mapping[str, Any]) -> GoldForm:
+    if r.words:
+        return GoldForm(r.math, words=True)
     if r.unread is not None:
         return GoldForm(r.math, reason=f"gold_unreadable: {r.unread}")
     if r.number is not None:
@@ -150,6 +157,8 @@ def _gold_forms(item: Any, params: Mapping[str, Any]) -> list[GoldForm]:
             return [GoldForm(str(item), number)]
         item = str(item)
     inner = answer_text(item)
+    if inner is None and ("\\boxed" in item or "\\fbox" in item):
+        inner = final_boxes(item)  # a worked solution as gold: its boxed answer
     text = clean_answer(inner if inner is not None else item)
     if len(text) > int(params.get("max_chars", 1000)):
         return [GoldForm(text[:64], reason="gold_answer_too_long")]
@@ -217,6 +226,8 @@ def _value_rejects(answer: str, f: GoldForm, params: Mapping[str, Any], gold_val
 
 def _quick_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[bool | None, str]:
     """One form's verdict when it needs no parser: (accepted?, path), or (None, "")."""
+    if r.words or f.words:  # words against words, or against a run of letters ("odd")
+        return fold_words(r.math) == fold_words(f.text) is not None, "text"
     got = _in_gold_unit(r, f)
     if got is None:
         return False, "unit"
@@ -280,15 +291,25 @@ def _details(r: Reading, path: str, f: GoldForm | None = None) -> dict[str, Any]
 
 
 def _read_answer(answer: str, params: Mapping[str, Any]) -> Reading | Verdict:
-    if len(answer) > int(params.get("max_chars", 1000)):
+    max_chars = int(params.get("max_chars", 1000))
+    if len(answer) > 20 * max_chars:  # even a sentence to cut the answer out of has an end
         return Verdict(0.0, "answer_too_long", answer[:64])
     r = read_text(answer, plain_number)
+    if len(r.math) > max_chars:
+        return Verdict(0.0, "answer_too_long", r.math[:64])
     if r.unread is not None:
         if not r.math:
             return Verdict(0.0, "no_answer", answer)
         return Verdict(0.0, f"unreadable: {r.unread}", answer, {"unread": r.unread})
     why = check_bounds(r.math, _bounds(params))
     return Verdict(0.0, why, answer) if why else r
+
+
+def _verbatim(answer: str, f: GoldForm) -> bool:
+    """The answer is spelled exactly as a gold nothing can read: equal as text, so equal
+    (math-verify too compares the texts when it cannot parse them)."""
+    got = read_text(answer, plain_number)
+    return bool(got.math) and got.math == f.text
 
 
 def _choice(answer: str, forms: tuple[GoldForm, ...]) -> Verdict:
@@ -303,6 +324,8 @@ def _compare(answer: str, gold: MathGold, params: Mapping[str, Any], full: bool)
     forms = gold.usable
     if not forms:
         reasons = sorted({f.reason for f in gold.forms})
+        if any(_verbatim(answer, f) for f in gold.forms if f.reason.startswith("gold_unreadable")):
+            return Verdict(1.0, "ok", answer, {"path": "same_text"})
         return Verdict.skip(reasons[0] if reasons else "no_solution")
     if any(f.choice is not None for f in forms):
         return _choice(answer, tuple(f for f in forms if f.choice is not None))
@@ -325,6 +348,8 @@ def _compare(answer: str, gold: MathGold, params: Mapping[str, Any], full: bool)
         return None
     readable = [(r, f) for r, f in undecided if f.parsed()]
     if undecided and not readable and last[0] == "":
+        if any(r.math == f.text for r, f in undecided):
+            return Verdict(1.0, "ok", first.math, _details(first, "same_text"))
         why = read_latex(undecided[0][1].text)[1] or "unreadable"
         return Verdict.skip(f"gold_unreadable: {why}")
     unread = None
