@@ -140,19 +140,13 @@ class Engine:
         return topological(columns)
 
     def _warm_up(self) -> None:
-        done = set()
+        """Hand the isolated rewards' warm-ups to the pool: it runs them once, in this
+        process, when it first forks workers (which then inherit them). Building an engine
+        costs nothing, and items settled inline never wait for a warm-up."""
         for c in self._columns:
             fn = c.reward.warmup if c.reward is not None else None
-            if fn is None or fn in done:
-                continue
-            done.add(fn)
-            try:
-                fn()
-            except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs speed
-                import warnings
-
-                warnings.warn(f"warm-up of reward {c.spec.target!r} failed ({type(exc).__name__}: {exc}); "
-                              f"its workers will load on first use", stacklevel=3)
+            if fn is not None and c.mode == "isolated" and fn not in self.pool.before_start:
+                self.pool.before_start.append(fn)
 
     def _reward_column(self, spec: RewardSpec) -> _Column:
         reward: Reward = self.registry.reward(spec.target)

@@ -196,6 +196,9 @@ class WorkerPool:
         self._id = next(_ids)
         self._progress: Any = None
         self.counts = {"chunks": 0, "spare_chunks": 0, "stalls": 0, "kills": 0}
+        # Run once in this process just before the first worker forks (rewards' warm-ups):
+        # an engine whose items are all settled inline never pays for them.
+        self.before_start: list[Callable[[], None]] = []
 
     @property
     def inline(self) -> bool:
@@ -218,6 +221,8 @@ class WorkerPool:
         if self._pools[which] is None:
             from pebble import ProcessPool
 
+            self._warm_up()
+
             method = "fork" if sys.platform == "linux" else None
             self._pools[which] = ProcessPool(
                 max_workers=self.workers if which == 0 else self.spare,
@@ -227,6 +232,17 @@ class WorkerPool:
                 context=multiprocessing.get_context(method),
             )
         return self._pools[which]
+
+    def _warm_up(self) -> None:
+        pending, self.before_start = self.before_start, []
+        for fn in pending:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs speed
+                import warnings
+
+                warnings.warn(f"warm-up {getattr(fn, '__qualname__', fn)!r} failed ({type(exc).__name__}: {exc}); "
+                              f"workers will load on first use", stacklevel=2)
 
     def start(self) -> list[int]:
         """Start the main pool's workers now (otherwise the first isolated task does); their pids."""
