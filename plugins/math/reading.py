@@ -227,6 +227,7 @@ def _unread(math: str) -> str | None:
     return m.group()[:16] if m else None
 
 
+_OPTION_LABEL = re.compile(r"^\(?[A-J]\)?[.:)]\s+(?=[^\s]*[\d\\])")
 _WRAPPER = re.compile(r"\\(?:text|textrm|textbf|textit|textnormal|mathrm|mbox)\s*\{([^{}]*)\}")
 _WORDS_ONLY = re.compile(r"[^\W\d_]+(?:[\s'\-,]+[^\W\d_]+)*")
 
@@ -256,6 +257,7 @@ def read_text(text: str, plain_number: object, several: str = "last") -> Reading
     takes a model's final statement; ``several="refuse"`` (for golds) calls it
     unreadable instead, since a gold that says two things says neither for sure."""
     s = _strip_delimiters(normalize(text))
+    s = _OPTION_LABEL.sub("", s, count=1)  # "A. 8", "(C) 12 cm": the value an option gives
     words = fold_words(s)
     if words is not None and (len(words) >= 4 or " " in words or _WRAPPER.match(s)):
         return Reading(words, words=True)  # "Evelyn", "\\text{odd}": short letter runs stay algebra
