@@ -18,6 +18,7 @@ What real completions add to that order:
 
 from __future__ import annotations
 
+import functools
 import re
 
 from vlmr1.answers import answer_text
@@ -185,9 +186,26 @@ def _final_display(completion: str) -> str | None:
 
 def extract_math_answer(completion: str, answer_tags: tuple[str, str] = ("<answer>", "</answer>")) -> tuple[str | None, str]:
     """(answer, where it came from): "answer_tag", "answer_phrase" ("The final answer is
-    ..." after any box), "boxed" or "last_line"; (None, "no_answer")."""
+    ..." after any box), "boxed" or "last_line"; (None, "no_answer").
+
+    Remembered per completion text: a GRPO group repeats completions, and the engine asks
+    for the answer twice (to dedupe, then to score)."""
     if not isinstance(completion, str):
         return None, "no_answer"
+    if answer_tags == ("<answer>", "</answer>") and len(completion) <= _CACHED_LEN:
+        return _extract_cached(completion)
+    return _extract(completion, answer_tags)
+
+
+_CACHED_LEN = 65536
+
+
+@functools.lru_cache(maxsize=16384)
+def _extract_cached(completion: str) -> tuple[str | None, str]:
+    return _extract(completion, ("<answer>", "</answer>"))
+
+
+def _extract(completion: str, answer_tags: tuple[str, str]) -> tuple[str | None, str]:
     completion = cut_chat_debris(completion)
     inner = answer_text(completion, answer_tags)
     if inner is None:

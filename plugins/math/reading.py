@@ -16,11 +16,13 @@ distinct answer, in microseconds.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 from .normalize import normalize
+from .numbers import plain_number
 from .units import Split, Unit, split_unit
 
 __all__ = ["Reading", "read_text", "prose_math", "choice_letter", "fold_words"]
@@ -248,14 +250,28 @@ def _strip_delimiters(s: str) -> str:
     return s
 
 
-def read_text(text: str, plain_number: object, several: str = "last") -> Reading:
+def read_text(text: str, several: str = "last") -> Reading:
     """``text`` (an answer already cut out of its completion, or a gold) read completely:
     normalised, its unit split off, cut out of a sentence if it is one, and its exact
-    value when it is a plain number (``plain_number`` is the caller's reader).
+    value when it is a plain number.
 
     A sentence with several numbers or expressions is read on its last one, as a reader
     takes a model's final statement; ``several="refuse"`` (for golds) calls it
     unreadable instead, since a gold that says two things says neither for sure."""
+    if len(text) <= _CACHED_LEN:
+        return _read_cached(text, several)
+    return _read(text, several)
+
+
+_CACHED_LEN = 512
+
+
+@functools.lru_cache(maxsize=16384)  # a group's answers recur across batches; a reading is pure
+def _read_cached(text: str, several: str) -> Reading:
+    return _read(text, several)
+
+
+def _read(text: str, several: str) -> Reading:
     s = _strip_delimiters(normalize(text))
     s = _OPTION_LABEL.sub("", s, count=1)  # "A. 8", "(C) 12 cm": the value an option gives
     words = fold_words(s)
@@ -273,9 +289,9 @@ def read_text(text: str, plain_number: object, several: str = "last") -> Reading
         prose = True
     math = split.math.strip()
     why = _unread(math)
-    number = plain_number(math) if why is None else None  # type: ignore[operator]
+    number = plain_number(math) if why is None else None
     alt = None
     if split.ambiguous and not prose and why is None:
         whole = s.rstrip().rstrip(".").rstrip()
-        alt = Reading(whole, number=plain_number(whole), unread=_unread(whole))  # type: ignore[operator]
+        alt = Reading(whole, number=plain_number(whole), unread=_unread(whole))
     return Reading(math, split.unit, split.label, number, why, prose, alt)

@@ -145,28 +145,40 @@ def _constant(math: str) -> bool:
     return _LETTER_OUTSIDE_COMMANDS.search(math) is None
 
 
+_TAIL_REACH = 64  # a unit or label is looked for in the last characters only
+
+
 def _unit_tail(s: str) -> tuple[str, Unit | None, str | None] | None:
+    if s[-1] in "0123456789)]" and s[-2:-1] != "^":
+        return None  # ends on a number or a bracket: no unit (the common case, decided at once)
+    off = max(0, len(s) - _TAIL_REACH)
+    got = _unit_tail_in(s[off:], s[:off])
+    return None if got is None else (s[:off] + got[0], got[1], got[2])
+
+
+def _unit_tail_in(s: str, before: str) -> tuple[str, Unit | None, str | None] | None:
+    """``_unit_tail`` on the last characters ``s`` of a text (``before`` is the rest)."""
     m = _DEGREE_TAIL.search(s)
-    if m and _is_quantity(s[:m.start()]):
+    if m and _is_quantity(before[-16:] + s[:m.start()]):
         return s[:m.start()].rstrip(), unit_named(m.group().replace(" ", "")) or _UNITS["deg"], None
     m = _CJK_TAIL.search(s)
-    if m and _is_quantity(s[:m.start()]):
+    if m and _is_quantity(before[-16:] + s[:m.start()]):
         word = m.group()
         return s[:m.start()].rstrip(), unit_named(word), None if unit_named(word) else word
     m = _TEXT_TAIL.search(s)
-    if m and _is_quantity(s[:m.start()]):
+    if m and _is_quantity(before[-16:] + s[:m.start()]):
         word = (m.group(1) + (m.group(2) or "")).strip()
         unit = unit_named(word)
         return s[:m.start()].rstrip(), unit, None if unit else (word or None)
     m = _LATIN_TAIL.search(s)
-    if m and _is_quantity(s[:m.start()]):
+    if m and _is_quantity(before[-16:] + s[:m.start()]):
         head, word, spaced = s[:m.start()], m.group("unit"), bool(m.group("gap"))
         unit, squeezed = unit_named(word), _squeeze(word)
-        if unit is not None and len(squeezed.split("^")[0]) == 1 and not (squeezed in _SINGLE_LETTER_OK and _constant(head)):
+        if unit is not None and len(squeezed.split("^")[0]) == 1 and not (squeezed in _SINGLE_LETTER_OK and _constant(before + head)):
             unit = None  # "2t", "5l", "x+3m": algebra
         if unit is not None:
             return head.rstrip(), unit, "" if len(squeezed.split("^")[0]) == 1 else None
-        if unit is None and spaced and len(word.split()[0]) >= 3 and "/" not in word and "^" not in word and _constant(head):
+        if unit is None and spaced and len(word.split()[0]) >= 3 and "/" not in word and "^" not in word and _constant(before + head):
             return head.rstrip(), None, word  # "12 apples", "5 square units"
     return None
 

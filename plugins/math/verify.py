@@ -39,6 +39,7 @@ from .exact import exact_value
 from .extract import clean_answer, extract_math_answer, final_boxes
 from .guard import Bounds, check_bounds
 from .latex import parsed, read_latex, verify, warm
+from .numbers import plain_number
 from .reading import Reading, choice_letter, fold_words, read_text
 from .shortcuts import decide, same_text_accepts
 from .units import Unit
@@ -54,49 +55,6 @@ MATH_DEFAULTS: dict[str, Any] = {
     "max_depth": 24,
     "float_rounding": 6,
 }
-
-_INT = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)"
-_PLAIN = re.compile(rf"(?P<num>{_INT}(?:\.\d*)?|[+-]?\.\d+)(?:\s*/\s*(?P<den>\d+))?")
-_DECIMAL_COMMA = re.compile(r"[+-]?(?:0,\d+|\d+,\d\d|\d{4,},\d+)")  # 2,74 / 0,111 / 1000,99 (not the list 2,3)
-_FRAC = re.compile(r"(?P<sign>[+-]?)\s*\\[dt]?frac\s*\{\s*(?P<num>-?\d+)\s*\}\s*\{\s*(?P<den>\d+)\s*\}")
-
-
-def plain_number(text: Any) -> Fraction | None:
-    """The exact value of a plain number, or None: ``3``, ``-2.50``, ``1,000``, ``.5``,
-    ``3/4``, ``\\frac{3}{4}``, ``-\\dfrac{1}{2}``, ``3.``, and a decimal comma where it cannot
-    be a list (``2,74``, ``0,111``; ``2,3`` is a list). Anything else (units, variables,
-    LaTeX beyond a simple fraction) is not plain."""
-    if isinstance(text, bool):
-        return None
-    if isinstance(text, int):
-        return Fraction(text)
-    if isinstance(text, float):
-        return Fraction(repr(text)) if text == text and abs(text) != float("inf") else None
-    if not isinstance(text, str):
-        return None
-    s = text.strip()
-    if len(s) > 64 or not s:
-        return None
-    if s.endswith("."):
-        s = s[:-1]
-    m = _PLAIN.fullmatch(s)
-    try:
-        if m:
-            value = Fraction(m.group("num").replace(",", "").rstrip(".") or "0")
-            if m.group("den") is not None:
-                den = int(m.group("den"))
-                return value / den if den and value.denominator == 1 else None
-            return value
-        if "," in s and _DECIMAL_COMMA.fullmatch(s):
-            return Fraction(s.replace(",", "."))
-        m = _FRAC.fullmatch(s) if "frac" in s else None
-        if m and int(m.group("den")):
-            value = Fraction(int(m.group("num")), int(m.group("den")))
-            return -value if m.group("sign") == "-" else value
-    except (ValueError, ZeroDivisionError):
-        return None
-    return None
-
 
 def _close(a: Fraction, b: Fraction, rel_tol: float, abs_tol: float) -> bool:
     if a == b:
@@ -165,7 +123,7 @@ def _gold_forms(item: Any, params: Mapping[str, Any]) -> list[GoldForm]:
     letter = choice_letter(text)
     if letter is not None:
         return [GoldForm(text, choice=letter)]
-    r = read_text(text, plain_number, several="refuse")
+    r = read_text(text, several="refuse")
     return [_form(r, params)] + ([_form(r.alt, params)] if r.alt is not None else [])
 
 
@@ -188,6 +146,9 @@ def _numeric(expressions: tuple) -> float | None:
         except Exception:  # noqa: BLE001 - sympy objects that do not evaluate
             return None
     return None
+
+
+_LETTERS = re.compile(r"[A-DF-HJ-Za-df-hj-z]{1,3}")  # no e or i among them: constants to math-verify
 
 
 def _fraction_latex(q: Fraction) -> str:
@@ -233,6 +194,8 @@ def _quick_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[boo
         return False, "unit"
     math, number = got
     rel_tol, abs_tol = float(params.get("rel_tol", 0.0)), float(params.get("abs_tol", 0.0))
+    if f.number is not None and _LETTERS.fullmatch(math):
+        return False, "value"  # "K" for 6: a free symbol is never a number to math-verify
     if number is not None and f.number is not None:
         if _close(number, f.number, rel_tol, abs_tol):
             return True, "number"
@@ -294,7 +257,7 @@ def _read_answer(answer: str, params: Mapping[str, Any]) -> Reading | Verdict:
     max_chars = int(params.get("max_chars", 1000))
     if len(answer) > 20 * max_chars:  # even a sentence to cut the answer out of has an end
         return Verdict(0.0, "answer_too_long", answer[:64])
-    r = read_text(answer, plain_number)
+    r = read_text(answer)
     if len(r.math) > max_chars:
         return Verdict(0.0, "answer_too_long", r.math[:64])
     if r.unread is not None:
@@ -308,7 +271,7 @@ def _read_answer(answer: str, params: Mapping[str, Any]) -> Reading | Verdict:
 def _verbatim(answer: str, f: GoldForm) -> bool:
     """The answer is spelled exactly as a gold nothing can read: equal as text, so equal
     (math-verify too compares the texts when it cannot parse them)."""
-    got = read_text(answer, plain_number)
+    got = read_text(answer)
     return bool(got.math) and got.math == f.text
 
 
