@@ -174,8 +174,9 @@ class WorkerPool:
     item has run ``stall_after`` seconds (a hang, until its timeout kills it) gives
     up its slot, and the next chunk starts on a spare worker from a second, lazily
     started pool of ``spare`` workers, used only while the main one is held up.
-    ``stall_after`` is ten times the typical item time, at least 0.1 s, at most half
-    the timeout.
+    ``stall_after`` is ten times the typical item time, at least 0.1 s (a second, or a
+    quarter of the timeout when that is shorter, until a chunk has finished and the typical
+    time is known), at most half the timeout.
     """
 
     def __init__(self, workers: int, timeout: float | None, max_tasks: int, memory_mb: int | None,
@@ -192,6 +193,7 @@ class WorkerPool:
         self._slots: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
         self._free = list(range(_SLOTS))
         self._item_s = 0.001  # EWMA of seconds per item
+        self._measured = False  # a chunk has finished: _item_s is a measurement
         self._pid = os.getpid()
         self._id = next(_ids)
         self._progress: Any = None
@@ -209,7 +211,12 @@ class WorkerPool:
         if self.fixed_stall is not None:
             return self.fixed_stall
         cap = self.timeout / 2 if self.timeout else 5.0
-        return min(max(0.1, 10 * self._item_s), cap)
+        # Until a chunk has finished the typical item time is unknown, and a fresh worker's
+        # first items are its slowest (a parser meeting its first shapes): calling them stalls
+        # would fork spare workers that compete for the cores. Wait a second (a quarter of
+        # the timeout when that is shorter) before the first measurement, 0.1 s after it.
+        floor = 0.1 if self._measured else min(1.0, cap / 2)
+        return min(max(floor, 10 * self._item_s), cap)
 
     def _get(self, which: int = 0) -> Any:
         if self._pid != os.getpid():  # a forked copy of the engine: never touch the parent's pools
@@ -371,7 +378,9 @@ class WorkerPool:
                 else:
                     for i, r in zip(idx[:own], results):
                         out[i] = r
-                    self._item_s = 0.8 * self._item_s + 0.2 * (time.perf_counter() - started) / len(idx)
+                    per_item = (time.perf_counter() - started) / len(idx)
+                    self._item_s = 0.8 * self._item_s + 0.2 * per_item if self._measured else per_item
+                    self._measured = True
                     return []
         except asyncio.CancelledError:
             raw.cancel()
