@@ -95,6 +95,49 @@ def generated_rollouts(rows: int = 18256, group: int = 8, seed: int = 0) -> list
     return out
 
 
+def _geometry_item(rng: random.Random) -> tuple[str, list[str]]:
+    """A gold as geometry and K-12 datasets write it, and answers a model gives: right in
+    another spelling (or without the unit), and wrong (the radical or π dropped, another
+    value)."""
+    a, b, c = rng.randint(2, 12), rng.choice((2, 3, 5, 6, 7, 10, 13, 15)), rng.randint(1, 9)
+    p, q = rng.randint(1, 9), rng.randint(2, 9)
+    kind = rng.randrange(9)
+    if kind == 7:  # an interval: math-verify reads these, in a worker
+        return f"({-c}, {a})", [f"({-c},{a})", f"{-c} < x < {a}", f"[{-c}, {a}]", f"({-c}, {a + 1})"]
+    if kind == 8:  # an equation: likewise
+        return f"y = {a}x + {c}", [f"y={a}x+{c}", f"{a}x + {c}", f"y = {c} + {a}x", f"y = {a}x - {c}"]
+    if kind == 0:
+        return f"{a}√{{{b}}}", [f"{a}\\sqrt{{{b}}}", f"{a}√{b}", f"{a}sqrt({b})", f"\\sqrt{{{a * a * b}}}", str(a), f"{a * b ** 0.5:.2f}"]
+    if kind == 1:
+        return f"{a}√{{{b}}}cm", [f"{a}\\sqrt{{{b}}}", f"{a}\\sqrt{{{b}}} cm", str(a), f"{a}\\sqrt{{{b + 1}}}"]
+    if kind == 2:
+        return f"{a}πcm^{{2}}", [f"{a}\\pi", f"{a}π", f"{a}pi", str(a), f"{a * 3.14:.2f}"]
+    if kind == 3:
+        d = rng.randrange(20, 170, 5)
+        return f"{d}°", [str(d), f"{d}^\\circ", f"{d + 10}", f"{180 - d}°"]
+    if kind == 4:
+        return f"\\frac{{{p}}}{{{q}}}√{{{b}}}", [f"\\frac{{{p}\\sqrt{{{b}}}}}{{{q}}}", f"{p}\\sqrt{{{b}}}/{q}", f"\\frac{{{p}}}{{{q}}}", f"{p / q:.1f}"]
+    if kind == 5:
+        return f"{a}.{c}米", [f"{a}.{c}", f"{a}.{c} m", f"{a}", f"{a}.{c + 1}"]
+    return f"{a}√{{{b}}}-{c}", [f"{a}\\sqrt{{{b}}}-{c}", f"-{c}+{a}\\sqrt{{{b}}}", f"{a}", f"{a}\\sqrt{{{b}}}+{c}"]
+
+
+def geometry_rollouts(rows: int = 4096, group: int = 8, seed: int = 1) -> list[dict]:
+    """Math rollouts on geometry-style golds (radicals, π, units, degrees, Chinese units),
+    with intervals and equations among them: answers only math-verify can judge, so the
+    worker pool starts during the first batch."""
+    rng = random.Random(seed)
+    out = []
+    for p in range(rows // group):
+        gold, answers = _geometry_item(rng)
+        for _ in range(group):
+            ans = answers[min(int(rng.expovariate(0.9)), len(answers) - 1)]
+            think = f"<think>{_think(rng, rng.randint(2, 6))} Then I compute the length.</think>"
+            text = f"{think}<answer>{ans}</answer>" if rng.random() < 0.8 else f"{think} So the answer is $\\boxed{{{ans}}}$."
+            out.append({"completion": text, "solution": gold, "task": "math", "group": f"g{p}"})
+    return out
+
+
 def real_rollouts(corpus: Path = CORPUS) -> list[dict]:
     """The counting outputs of four checkpoints on one set of questions, grouped by question."""
     files = sorted(glob.glob(str(corpus / "counting_results_*.json")))
@@ -272,12 +315,15 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="whole-process runs of each contender (the first is the cold one)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rows", type=int, default=18256)
-    ap.add_argument("--only", choices=("generated", "real"))
+    ap.add_argument("--only", choices=("generated", "real", "geometry"))
+    ap.add_argument("--geometry-rows", type=int, default=4096)
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     args = ap.parse_args()
     sets = []
     if args.only in (None, "generated"):
         sets.append(("generated", generated_rollouts(args.rows)))
+    if args.only in (None, "geometry"):
+        sets.append(("geometry (generated math golds: radicals, π, units, degrees)", geometry_rollouts(args.geometry_rows)))
     if args.only in (None, "real"):
         real = real_rollouts(args.corpus)
         if real:

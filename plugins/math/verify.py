@@ -148,6 +148,15 @@ def _numeric(expressions: tuple) -> float | None:
     return None
 
 
+_SPACE_BY_PUNCTUATION = re.compile(r"\s+(?=[,()\[\]{}=+\-*/^<>|:;])|(?<=[,()\[\]{}=+\-*/^<>|:;])\s+")
+
+
+def _squeezed(text: str) -> str:
+    """``text`` without the spaces next to punctuation, which never join or split a token
+    (spaces between two letters or digits stay: ``\\pi r``, ``2 3``)."""
+    return _SPACE_BY_PUNCTUATION.sub("", text)
+
+
 _LETTERS = re.compile(r"[A-DF-HJ-Za-df-hj-z]{1,3}")  # no e or i among them: constants to math-verify
 
 
@@ -204,8 +213,8 @@ def _quick_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[boo
         rounding = int(params.get("float_rounding", 6))
         decimal = "." in r.math or "." in f.text
         return bool(decimal and round(number, rounding) == round(f.number, rounding)), "number"
-    if same_spelling(math, f.text):
-        return True, "same_text"
+    if math == f.text or same_spelling(math, f.text):
+        return True, "same_text"  # one text is one parse; verify also compares the texts themselves
     exact = exact_value(math)
     if exact is not None and exact == exact_value(f.text):
         return True, "exact"
@@ -220,8 +229,8 @@ def _full_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[bool
     answer cannot be read whole. The gold form is known readable here."""
     math, _ = _in_gold_unit(r, f) or (r.math, None)
     gold_parsed = f.parsed()
-    if math == f.text and same_text_accepts(gold_parsed):
-        return True, "same_text"
+    if _squeezed(math) == _squeezed(f.text) and same_text_accepts(gold_parsed):
+        return True, "same_text"  # "(-3,8)" for "(-3, 8)": the same tokens, so the same parse
     rounding = int(params.get("float_rounding", 6))
     if f.number is None and _value_rejects(math, f, params, _numeric(gold_parsed)):
         return False, "value"
