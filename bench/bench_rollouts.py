@@ -289,7 +289,7 @@ def report(name: str, rows: list[dict], whole: dict, batches: dict) -> None:
     cold_v, cold_s = v[0], s[0]
     warm_v, warm_s = statistics.median(v[1:] or v), statistics.median(s[1:] or s)
     print(f"\n== {name}: {len(rows)} rows, {distinct} distinct (completion, solution) pairs ==")
-    print(f"whole process   vlmr1 score      serial loop      ratio")
+    print("whole process   vlmr1 score      serial loop      ratio")
     print(f"  cold          {cold_v:8.2f} s      {cold_s:8.2f} s      {cold_s / cold_v:5.1f} x")
     print(f"  warm (median) {warm_v:8.2f} s      {warm_s:8.2f} s      {warm_s / warm_v:5.1f} x   (runs: vlmr1 "
           f"{', '.join(f'{x:.2f}' for x in v)}; serial {', '.join(f'{x:.2f}' for x in s)})")

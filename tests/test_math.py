@@ -70,8 +70,10 @@ def test_plain_numbers_never_reach_math_verify(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("math-verify called on a plain number")
 
+    from vlmr1.plugins.math import latex
+
+    monkeypatch.setattr(latex, "read_latex", boom)  # behind every parse, the gold's included
     monkeypatch.setattr(verify, "read_latex", boom)
-    monkeypatch.setattr(verify, "parsed", boom)
     monkeypatch.setattr(verify, "verify", boom)
     assert score("<answer>3</answer>", 3).score == 1.0
     assert score("<answer>4</answer>", "3").reason == "wrong"

@@ -7,6 +7,12 @@ math-verify"), the answer has to be exactly
 a hand-picked table of awkward pairs (both ways round: verify is not symmetric), on random
 expressions from a small LaTeX grammar (independent pairs, equal rewrites, near misses), for
 ``same_text_accepts``, and end to end through ``compare_answer``.
+
+"math-verify's parse" here is its reading of the whole text (``vlmr1.plugins.math.latex``:
+its normaliser and LaTeX parser, all of the text or nothing), the reading the reward itself
+compares. ``math_verify.parse`` would also search a text it cannot read for some number in it
+(``2`` of ``2√3``, ``2`` of ``2t``); such partial readings are excluded by construction rather
+than taken as the truth.
 """
 
 from __future__ import annotations

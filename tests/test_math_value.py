@@ -1,6 +1,12 @@
 """``latex_value`` may only reject an answer if its value is math-verify's: every value it
 reads must be the value of math-verify's own parse of the same text, and what it cannot
-read unambiguously it must leave alone (None)."""
+read unambiguously it must leave alone (None).
+
+"math-verify's parse" here is its reading of the whole text (``vlmr1.plugins.math.latex``:
+its normaliser and LaTeX parser, all of the text or nothing), the reading the reward itself
+compares. ``math_verify.parse`` would also search a text it cannot read for some number in it
+(``2`` of ``2√3``, ``2`` of ``2t``); such partial readings are excluded by construction rather
+than taken as the truth."""
 
 from __future__ import annotations
 

@@ -26,24 +26,19 @@ The decisions that shape this module:
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Mapping
 
 from vlmr1.answers import answer_text
 from vlmr1.types import Sample, Verdict
 
 from .choice import extract_letters
-from .exact import exact_value
 from .extract import clean_answer, extract_math_answer, final_boxes
 from .guard import Bounds, check_bounds
-from .latex import parsed, read_latex, verify, warm
+from .latex import read_latex, verify, warm
 from .numbers import plain_number
-from .reading import Reading, choice_letter, fold_words, read_text
+from .quick import GoldForm, MathGold, in_gold_unit, quick_form, squeezed, value_rejects
+from .reading import Reading, choice_letter, read_text
 from .shortcuts import decide, same_text_accepts
-from .units import Unit
-from .value import latex_value, same_spelling
 
 __all__ = ["MATH_DEFAULTS", "GoldForm", "MathGold", "plain_number", "prepare_gold", "quick_compare", "compare_answer", "math_score",
            "math_triage", "math_extract", "math_compare", "math_warmup", "math_dedupe_key"]
@@ -55,42 +50,6 @@ MATH_DEFAULTS: dict[str, Any] = {
     "max_depth": 24,
     "float_rounding": 6,
 }
-
-def _close(a: Fraction, b: Fraction, rel_tol: float, abs_tol: float) -> bool:
-    if a == b:
-        return True
-    if rel_tol <= 0 and abs_tol <= 0:
-        return False
-    return abs(float(a) - float(b)) <= max(abs_tol, rel_tol * abs(float(b)))
-
-
-@dataclass(frozen=True)
-class GoldForm:
-    """One acceptable form of the gold: its normalised math text, its unit or label, its
-    exact value when it is a plain number, and its option letter when it is a choice."""
-
-    text: str
-    number: Fraction | None = None
-    reason: str = "ok"
-    unit: Unit | None = None
-    label: str | None = None
-    choice: str | None = None
-    words: bool = False
-
-    def parsed(self) -> tuple:
-        """math-verify's reading of the whole text (empty if it cannot read all of it)."""
-        return parsed(self.text)
-
-
-@dataclass(frozen=True)
-class MathGold:
-    """A prepared solution: any of ``forms`` counts as correct."""
-
-    forms: tuple[GoldForm, ...]
-
-    @property
-    def usable(self) -> tuple[GoldForm, ...]:
-        return tuple(f for f in self.forms if f.reason == "ok")
 
 
 def _bounds(params: Mapping[str, Any]) -> Bounds:
@@ -148,91 +107,16 @@ def _numeric(expressions: tuple) -> float | None:
     return None
 
 
-_SPACE_BY_PUNCTUATION = re.compile(r"\s+(?=[,()\[\]{}=+\-*/^<>|:;])|(?<=[,()\[\]{}=+\-*/^<>|:;])\s+")
-
-
-def _squeezed(text: str) -> str:
-    """``text`` without the spaces next to punctuation, which never join or split a token
-    (spaces between two letters or digits stay: ``\\pi r``, ``2 3``)."""
-    return _SPACE_BY_PUNCTUATION.sub("", text)
-
-
-_LETTERS = re.compile(r"[A-DF-HJ-Za-df-hj-z]{1,3}")  # no e or i among them: constants to math-verify
-
-
-def _fraction_latex(q: Fraction) -> str:
-    if q.denominator == 1:
-        return str(q.numerator)
-    return f"{'-' if q < 0 else ''}\\frac{{{abs(q.numerator)}}}{{{q.denominator}}}"
-
-
-def _in_gold_unit(r: Reading, f: GoldForm) -> tuple[str, Fraction | None] | None:
-    """The answer's math (and value) expressed in the gold form's unit: unchanged when
-    either side has no unit or both the same; converted within a dimension (``1 m`` for
-    ``100 cm``); None when the units cannot be compared (``3 kg`` for ``3 m``)."""
-    a, g = r.unit, f.unit
-    if a is None or g is None or a.name == g.name:
-        return r.math, r.number
-    if a.dimension != g.dimension:
-        return None
-    factor = a.factor / g.factor
-    if r.number is not None:
-        value = r.number * factor
-        return _fraction_latex(value), value
-    return f"{_fraction_latex(factor)}\\cdot({r.math})", None
-
-
-def _value_rejects(answer: str, f: GoldForm, params: Mapping[str, Any], gold_value: float | None) -> bool:
-    """The answer's value (read without a parser) is clearly not the gold form's: a parse
-    would only say "wrong"."""
-    value = latex_value(answer)
-    if value is None or gold_value is None:
-        return False
-    rounding = int(params.get("float_rounding", 6))
-    rel_tol, abs_tol = float(params.get("rel_tol", 0.0)), float(params.get("abs_tol", 0.0))
-    margin = max(10.0 * 10.0 ** -rounding, 1e-9 * (abs(value) + abs(gold_value)), abs_tol, rel_tol * abs(gold_value))
-    return abs(value - gold_value) > margin
-
-
-def _quick_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[bool | None, str]:
-    """One form's verdict when it needs no parser: (accepted?, path), or (None, "")."""
-    if r.words or f.words:  # words against words, or against a run of letters ("odd")
-        return fold_words(r.math) == fold_words(f.text) is not None, "text"
-    got = _in_gold_unit(r, f)
-    if got is None:
-        return False, "unit"
-    math, number = got
-    rel_tol, abs_tol = float(params.get("rel_tol", 0.0)), float(params.get("abs_tol", 0.0))
-    if f.number is not None and _LETTERS.fullmatch(math):
-        return False, "value"  # "K" for 6: a free symbol is never a number to math-verify
-    if number is not None and f.number is not None:
-        if _close(number, f.number, rel_tol, abs_tol):
-            return True, "number"
-        # a decimal is compared as math-verify compares a float: both rounded to
-        # float_rounding places (0.0833333333333333 is 1/12; 0.0833 is not)
-        rounding = int(params.get("float_rounding", 6))
-        decimal = "." in r.math or "." in f.text
-        return bool(decimal and round(number, rounding) == round(f.number, rounding)), "number"
-    if math == f.text or same_spelling(math, f.text):
-        return True, "same_text"  # one text is one parse; verify also compares the texts themselves
-    exact = exact_value(math)
-    if exact is not None and exact == exact_value(f.text):
-        return True, "exact"
-    gold_value = float(f.number) if f.number is not None else latex_value(f.text)
-    if _value_rejects(math, f, params, gold_value):
-        return False, "value"
-    return None, ""
-
 
 def _full_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[bool | None, str]:
     """One form's verdict with math-verify: (accepted?, path); (None, unread) when the
     answer cannot be read whole. The gold form is known readable here."""
-    math, _ = _in_gold_unit(r, f) or (r.math, None)
+    math, _ = in_gold_unit(r, f) or (r.math, None)
     gold_parsed = f.parsed()
-    if _squeezed(math) == _squeezed(f.text) and same_text_accepts(gold_parsed):
+    if squeezed(math) == squeezed(f.text) and same_text_accepts(gold_parsed):
         return True, "same_text"  # "(-3,8)" for "(-3, 8)": the same tokens, so the same parse
     rounding = int(params.get("float_rounding", 6))
-    if f.number is None and _value_rejects(math, f, params, _numeric(gold_parsed)):
+    if f.number is None and value_rejects(math, f, params, _numeric(gold_parsed)):
         return False, "value"
     answer_parsed, unread = read_latex(math)
     if not answer_parsed:
@@ -309,7 +193,7 @@ def _compare(answer: str, gold: MathGold, params: Mapping[str, Any], full: bool)
     last: tuple[str, Reading, GoldForm] = ("", first, forms[0])
     for r in readings:
         for f in forms:
-            accepted, path = _quick_form(r, f, params)
+            accepted, path = quick_form(r, f, params)
             if accepted:
                 return Verdict(1.0, "ok", r.math, _details(r, path, f))
             if accepted is None:
