@@ -144,6 +144,34 @@ def value_rejects(answer: str, f: GoldForm, params: Mapping[str, Any], gold_valu
     return abs(value - gold_value) > margin
 
 
+_ASSIGNMENT = re.compile(r"\s*([a-df-hj-z])\s*=(?!=)\s*([^=<>\\]*?(?:\\(?:frac|sqrt|pi|cdot|times)[^=<>\\]*?)*)\s*")
+_RELATION = re.compile(r"[=<>]|\\(?:le|ge|leq|geq|ne|neq|approx|in|lt|gt)(?![A-Za-z])")
+
+
+def _assignment(text: str) -> tuple[str, str] | None:
+    """``y = 2x+1``: (the variable, the right-hand side), when the right-hand side has no
+    relation in it and does not hold the variable."""
+    m = _ASSIGNMENT.fullmatch(text)
+    if m is None or _RELATION.search(m.group(2)) or re.search(rf"(?<![\\A-Za-z]){m.group(1)}(?![A-Za-z])", m.group(2)):
+        return None
+    return m.group(1), m.group(2)
+
+
+def _unwrapped(answer: str, gold: str) -> tuple[str, str] | None:
+    """The two sides math-verify compares when one or both are assignments: a gold
+    assignment against an expression compares its right-hand side, an answer assignment
+    against an expression likewise, and two assignments to the same variable their
+    right-hand sides; None when neither is one, or they assign different variables."""
+    a, g = _assignment(answer), _assignment(gold)
+    if a is None and g is None:
+        return None
+    if (a is None and _RELATION.search(answer)) or (g is None and _RELATION.search(gold)):
+        return None  # an assignment against another kind of relation: math-verify's business
+    if a is not None and g is not None and a[0] != g[0]:
+        return None
+    return (a[1] if a else answer), (g[1] if g else gold)
+
+
 def quick_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[bool | None, str]:
     """One form's verdict when it needs no parser: (accepted?, path), or (None, "")."""
     if r.words or f.words:  # words against words, or against a run of letters ("odd")
@@ -168,6 +196,15 @@ def quick_form(r: Reading, f: GoldForm, params: Mapping[str, Any]) -> tuple[bool
         return _same_interval(interval, gold_interval, int(params.get("float_rounding", 6))), "interval"
     if math == f.text or same_spelling(math, f.text):
         return True, "same_text"  # one text is one parse; verify also compares the texts themselves
+    sides = _unwrapped(math, f.text)
+    if sides is not None:  # "y = 2x+1" against "2x+1" (or "y = 2x+1"): the right-hand sides
+        math, gold_text = sides
+        exact = exact_value(math)
+        if exact is not None and exact == exact_value(gold_text):
+            return True, "exact"
+        if value_rejects(math, f, params, latex_value(gold_text)):
+            return False, "value"
+        return None, ""
     exact = exact_value(math)
     if exact is not None and exact == exact_value(f.text):
         return True, "exact"
