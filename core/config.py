@@ -27,6 +27,8 @@ class RewardSpec:
     gate: str | None = None
     gate_min: float = 1.0
     formula: str | None = None
+    where: Any = None  # a dispatch.RowFilter: only rows it matches (a case of a dispatch)
+    merge: tuple[tuple[str, Any], ...] = ()  # (case column, RowFilter) of a dispatch column
 
     @property
     def target(self) -> str:
@@ -46,6 +48,8 @@ class EngineConfig:
     async_timeout: float = 60.0
     spare_workers: int = 8
     stall_after: float | None = None
+    inline_timeout: float = 5.0
+    warmup_timeout: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,11 @@ class Config:
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Config:
     """Build a Config from already-validated data; names and formulas are checked here."""
+    from .dispatch import expand_dispatch
+
+    entries = [e for raw in data["rewards"] for e in (expand_dispatch(raw, source) if "dispatch" in raw else [raw])]
     specs = []
-    for entry in data["rewards"]:
+    for entry in entries:
         entry = dict(entry)
         tasks = entry.pop("tasks", None)
         specs.append(RewardSpec(**entry, tasks=frozenset(tasks) if tasks is not None else None))
@@ -76,9 +83,10 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Confi
         if s.formula:
             from .formula import names_in
 
-            refs = names_in(s.formula, source)
+            refs = names_in(s.formula, f"{source}: reward {s.name!r}")
         if s.gate:
             refs.add(s.gate)
+        refs.update(case for case, _ in s.merge)
         unknown = refs - set(names)
         if unknown:
             raise ConfigError(f"{source}: reward {s.name!r} refers to {', '.join(sorted(unknown))}, which is not a configured reward name ({', '.join(names)}).")

@@ -6,11 +6,14 @@ validates them, names them and notes which distribution they came from.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pluggy
 
 from .types import PromptTemplate, Reward, Verifier
+
+if TYPE_CHECKING:
+    import click
 
 hookspec = pluggy.HookspecMarker("vlmr1")
 hookimpl = pluggy.HookimplMarker("vlmr1")
@@ -29,3 +32,13 @@ def register_rewards(register: Callable[[Reward], None]) -> None:
 @hookspec
 def register_prompt_templates(register: Callable[[PromptTemplate], None]) -> None:
     """Register prompt templates: ``register(PromptTemplate(...))`` once per task."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add subcommands to ``vlmr1``: ``cli.add_command(command)`` or ``@cli.command()``.
+
+    ``cli`` is a click group of the plugin's own; the core moves its commands under
+    ``vlmr1`` and records who added them. Keep the hook cheap: import what a command
+    needs inside its callback, so ``vlmr1 --help`` stays fast and torch-free.
+    """

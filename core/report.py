@@ -9,7 +9,8 @@ original pixels on the original image. Beside them, IoU computed both ways: when
 converted IoU is high and the scored one is near zero, the reward compared boxes in
 the wrong frame — the failure that makes grounding rewards collapse to ~0.
 
-matplotlib and Pillow are imported inside the functions that draw.
+The pictures are drawn by :mod:`vlmr1.report_draw`, which also decides which image
+files a report may read; matplotlib and Pillow are imported inside the functions that draw.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import statistics
 from collections import Counter
@@ -25,11 +27,10 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import VlmrError
+from .report_draw import GT_COLOUR, MAX_SIDE, PRED_COLOUR, RAW_COLOUR, draw_box_panels, histogram_png  # noqa: F401 - public here
 
 TOTAL = "reward"
-GT_COLOUR = (0, 170, 0)  # green: ground truth
-PRED_COLOUR = (220, 0, 0)  # red: prediction in this panel's frame
-RAW_COLOUR = (255, 140, 0)  # orange: prediction drawn without any conversion
+NON_FINITE = "non-finite score (inf or nan)"
 _NUM = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -47,15 +48,15 @@ class Column:
 
     @property
     def scores(self) -> list[float]:
-        return [v for v in self.values if v is not None and not math.isnan(v)]
+        return [v for v in self.values if v is not None and math.isfinite(v)]
 
     def summary(self) -> dict[str, Any]:
         s = self.scores
         return {
             "reward": self.name,
             "n": len(self.values),
-            "mean": statistics.fmean(s) if s else None,
-            "std": statistics.pstdev(s) if len(s) > 1 else (0.0 if s else None),
+            "mean": _mean(s),
+            "std": _std(s),
             "min": min(s) if s else None,
             "max": max(s) if s else None,
             "null": len(self.values) - len(s),
@@ -77,6 +78,20 @@ class BoxView:
     image_note: str = ""
     files: dict[str, str] = field(default_factory=dict)
     frame_note: str = ""
+
+
+def _mean(s: Sequence[float]) -> float | None:
+    """The mean, also of values near the float limit (whose plain sum overflows)."""
+    return math.fsum(v / len(s) for v in s) if s else None
+
+
+def _std(s: Sequence[float]) -> float | None:
+    if len(s) < 2:
+        return 0.0 if s else None
+    try:
+        return statistics.pstdev(s)
+    except (OverflowError, ValueError):  # a spread beyond the float range
+        return math.inf
 
 
 def reason_bucket(reason: str) -> str:
@@ -117,15 +132,29 @@ def columns_of(rows: Sequence[dict[str, Any]]) -> list[Column]:
     for row in rows:
         reasons = row.get("reasons") or {}
         for n in names:
-            cols[n].values.append(_num(row["rewards"].get(n)))
+            _add(cols[n], row["rewards"].get(n))
             if n in reasons:
                 cols[n].reasons[reason_bucket(reasons[n])] += 1
-        cols[TOTAL].values.append(_num(row.get(TOTAL)))
+        _add(cols[TOTAL], row.get(TOTAL))
     return list(cols.values())
 
 
+def _add(col: Column, raw: Any) -> None:
+    """A value into its column; ``Infinity``/``NaN`` (which JSON readers accept) count as null, with a reason."""
+    if isinstance(raw, float) and not math.isfinite(raw):
+        col.reasons[NON_FINITE] += 1
+    col.values.append(_num(raw))
+
+
 def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    """A finite number, or None: scores that are missing, not numbers, infinite or NaN."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an integer past the float range
+        return None
+    return f if math.isfinite(f) else None
 
 
 def rank(rows: Sequence[dict[str, Any]], by: str, k: int) -> tuple[list[int], list[int]]:
@@ -212,93 +241,6 @@ def box_view(row: dict[str, Any], frame: str = "auto") -> BoxView | None:
     return BoxView(pred_frame, image_size, input_size, pred, gold, best(conv), best(pred), frame_note=note)
 
 
-def _open_image(row: dict[str, Any], roots: Sequence[Path], size: tuple[int, int]) -> tuple[Any, str]:
-    """The row's image at its original size, or a grey canvas and a note saying why."""
-    from PIL import Image
-
-    ref = row.get("image")
-    if isinstance(ref, list):
-        ref = ref[0] if ref else None
-    if ref:
-        for root in roots:
-            path = Path(ref) if Path(ref).is_absolute() else root / ref
-            if path.is_file():
-                try:
-                    img = Image.open(path).convert("RGB")
-                except OSError as exc:
-                    return Image.new("RGB", size, (128, 128, 128)), f"could not read {ref}: {exc}"
-                note = "" if img.size == size else f"the file is {img.size[0]}x{img.size[1]}, the row says image_size {size[0]}x{size[1]}; resized to image_size"
-                return (img if img.size == size else img.resize(size)), note
-        where = ", ".join(str(r) for r in roots)
-        return Image.new("RGB", size, (128, 128, 128)), f"image {ref!r} not found under {where}; pass --image-root DIR"
-    return Image.new("RGB", size, (128, 128, 128)), "the row names no image; boxes drawn on a blank canvas"
-
-
-def _draw(img: Any, boxes: Iterable[tuple[Box, tuple[int, int, int]]], width: int) -> Any:
-    from PIL import ImageDraw
-
-    draw = ImageDraw.Draw(img)
-    for box, colour in boxes:
-        x1, y1, x2, y2 = (round(c) for c in box)
-        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=colour, width=width)
-    return img
-
-
-MAX_SIDE = 1600  # larger images are scaled down for the page, boxes with them
-
-
-def _panel(img: Any, layers: Sequence[tuple[Sequence[Box], tuple[int, int, int], int]]) -> Any:
-    """Draw layers of boxes (first layer lowest) on ``img``, scaled down if it is huge."""
-    scale = min(1.0, MAX_SIDE / max(img.size))
-    if scale < 1.0:
-        img = img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))))
-    for boxes, colour, width in layers:
-        _draw(img, [(tuple(c * scale for c in b), colour) for b in boxes], width)  # type: ignore[misc]
-    return img
-
-
-def draw_box_panels(view: BoxView, row: dict[str, Any], roots: Sequence[Path], out: Path, stem: str) -> BoxView:
-    """Write ``<stem>_input.png`` and ``<stem>_original.png``; record their names on ``view``.
-
-    Ground truth is drawn twice as thick and first, so where a prediction coincides with
-    it both stay visible (green around red).
-    """
-    original, view.image_note = _open_image(row, roots, view.image_size)
-    w = max(2, round(min(max(view.image_size), MAX_SIDE) / 300))
-    conv = [to_original(b, view.frame, view.image_size, view.input_size) for b in view.pred_raw]
-    gold_in = [to_input(g, view.image_size, view.input_size) for g in view.gold]
-    pred_in = [to_input(b, view.image_size, view.input_size) for b in conv]
-    inp = _panel(original.resize(view.input_size), [(gold_in, GT_COLOUR, 2 * w), (pred_in, PRED_COLOUR, w)])
-    raw = [(view.pred_raw, RAW_COLOUR, w)] if view.frame != "original" else []
-    orig = _panel(original, raw + [(view.gold, GT_COLOUR, 2 * w), (conv, PRED_COLOUR, w)])
-    for key, img in (("input", inp), ("original", orig)):
-        name = f"{stem}_{key}.png"
-        img.save(out / name)
-        view.files[key] = name
-    return view
-
-
-def histogram_png(col: Column, path: Path) -> None:
-    """A histogram of one column, nulls counted in the title (matplotlib, Agg canvas)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ReportError("vlmr1 inspect draws histograms with matplotlib: pip install matplotlib (or vlmr1[train]).") from None
-    fig = Figure(figsize=(4, 2.6), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    s = col.scores
-    if s:
-        lo, hi = min(min(s), 0.0), max(max(s), 1.0)  # rewards mostly live in [0, 1]: keep that axis
-        ax.hist(s, bins=20, range=(lo, hi), color="#4a78b5")
-    ax.set_title(f"{col.name}  (n={len(s)}, null={len(col.values) - len(s)})", fontsize=9)
-    ax.set_xlabel("score", fontsize=8)
-    ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 def build_report(
     scored: str | Path,
     out: str | Path,
@@ -319,11 +261,21 @@ def build_report(
         raise UnknownNameError("reward column", by, names)
     if by == TOTAL and not cols[-1].scores and len(cols) > 1:
         by = cols[0].name  # no weighted total in this file: rank by the first reward
+    try:
+        return _write_report(scored, out, rows, cols, by, k, frame, [Path(r) for r in image_roots])
+    except OSError as exc:  # a full disk, a file-size limit: say where, not only what
+        raise ReportError(
+            f"could not write the report into {out}: {exc.strerror or exc}. Free some space or choose another folder with --out."
+        ) from exc
+
+
+def _write_report(scored: str | Path, out: Path, rows: list[dict[str, Any]], cols: list[Column], by: str, k: int,
+                  frame: str, image_roots: list[Path]) -> Path:
     hist = {}
     for i, col in enumerate(cols):
         hist[col.name] = f"hist_{i}.png"
         histogram_png(col, out / hist[col.name])
-    roots = [Path(r) for r in image_roots] + [Path(scored).resolve().parent]
+    roots = image_roots + [Path(scored).resolve().parent]
     low, high = rank(rows, by, k)
     views: dict[int, BoxView] = {}
     for i in dict.fromkeys(low + high):
@@ -334,7 +286,12 @@ def build_report(
     from .report_html import page
 
     index = out / "index.html"
-    index.write_text(page(Path(scored).name, cols, hist, rows, low, high, by, views, frame_check), encoding="utf-8")
+    partial = out / ".index.html.partial"  # a disk that fills up leaves no half-written page behind
+    try:
+        partial.write_text(page(Path(scored).name, cols, hist, rows, low, high, by, views, frame_check), encoding="utf-8")
+        os.replace(partial, index)
+    finally:
+        partial.unlink(missing_ok=True)
     return index
 
 

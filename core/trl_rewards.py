@@ -13,6 +13,10 @@ and async rewards concurrently, gates and formulas applied), the others pick the
 column from the same result. So gated and formula columns behave exactly as in
 ``Engine.score``, and TRL's weighted ``nansum`` equals the engine's total. The
 functions are ``async`` when any column runs isolated or async, sync otherwise.
+
+Nothing a batch holds raises into the trainer: a row that cannot be made a Sample (a
+malformed ``image_size``...) gets None in every column with the reason, and the engine
+turns plugin failures and out-of-range scores into None with a reason too.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from typing import Any
 
 from .config import Config
 from .engine import BatchResult, Engine
-from .rows import sample_from_row
-from .types import Sample
+from .metrics import column_metrics, weighted_total
+from .rows import RowError, sample_from_row
+from .types import Sample, Verdict
+from .verdicts import clean_text, failed
 
 __all__ = ["samples_from_trl", "trl_reward_functions"]
 
@@ -38,7 +44,17 @@ _ENGINE_LOGGED = ("engine/items_per_s", "engine/dedup_hits", "engine/gold_prepar
 
 def samples_from_trl(prompts: Sequence[Any] | None, completions: Sequence[Any], columns: Mapping[str, Any], default_task: str | None = None) -> list[Sample]:
     """One Sample per completion; completion ``i`` gets row ``i`` of every column (TRL has
-    already repeated each prompt's columns once per generation)."""
+    already repeated each prompt's columns once per generation). Raises RowError for a row
+    that cannot be scored."""
+    samples, bad = _samples(prompts, completions, columns, default_task)
+    if bad:
+        raise RowError(f"row {min(bad)}: {bad[min(bad)]}")
+    return samples  # type: ignore[return-value]
+
+
+def _samples(prompts: Sequence[Any] | None, completions: Sequence[Any], columns: Mapping[str, Any],
+             default_task: str | None) -> tuple[list[Sample | None], dict[int, str]]:
+    """Samples (None where a row cannot be one) and, by position, why each bad row is bad."""
     n = len(completions)
     per_item = {}
     for key, values in columns.items():
@@ -49,14 +65,42 @@ def samples_from_trl(prompts: Sequence[Any] | None, completions: Sequence[Any], 
         else:
             raise ValueError(f"column {key!r} has {len(values) if hasattr(values, '__len__') else 'no'} values for {n} completions; "
                              "TRL passes one value per completion")
-    samples = []
+    samples: list[Sample | None] = []
+    bad: dict[int, str] = {}
     for i, completion in enumerate(completions):
         row = {key: values[i] for key, values in per_item.items()}
         row["completion"] = completion
         if prompts is not None:
             row["prompt"] = prompts[i]
-        samples.append(sample_from_row(row, index=i, default_task=default_task))
-    return samples
+        try:
+            samples.append(sample_from_row(row, index=i, default_task=default_task))
+        except Exception as exc:  # noqa: BLE001 - one odd row costs that row, not the training step
+            samples.append(None)
+            bad[i] = clean_text(f"invalid row: {exc}" if isinstance(exc, RowError) else f"invalid row: {type(exc).__name__}: {exc}", 300)
+    return samples, bad
+
+
+def _with_bad_rows(result: BatchResult, samples: list[Sample | None], bad: dict[int, str], weights: Mapping[str, float]) -> BatchResult:
+    """The engine's result for the good rows, widened to the whole batch: each bad row gets
+    None in every column, with its reason (counted as an error in the metrics)."""
+    if not bad:
+        return result
+    n = len(samples)
+    good = iter(range(len(result)))
+    where = [None if s is None else next(good) for s in samples]
+    verdicts: dict[str, list[Verdict]] = {}
+    for name, col in result.verdicts.items():
+        verdicts[name] = [col[w] if w is not None else failed("error", bad[i]) for i, w in enumerate(where)]
+    columns = {k: [v.score for v in vs] for k, vs in verdicts.items()}
+    reasons = {k: [v.reason for v in vs] for k, vs in verdicts.items()}
+    metrics = dict(result.metrics)
+    for name, vs in verdicts.items():
+        metrics.update(column_metrics(name, vs, result.metrics.get(f"rewards/{name}/latency_ms")))
+    return BatchResult(columns, reasons, weighted_total(columns, weights, n), verdicts, metrics)
+
+
+def _good(samples: list[Sample | None]) -> list[Sample]:
+    return [s for s in samples if s is not None]
 
 
 @dataclass
@@ -94,8 +138,9 @@ class _SharedBatch:
             entry = self._match(completions, name)
             fresh = entry is None
             if fresh:
-                samples = samples_from_trl(prompts, completions, columns, self.engine.config.task)
-                entry = _Entry(completions, list(completions), result=self.engine.score(samples))
+                samples, bad = _samples(prompts, completions, columns, self.engine.config.task)
+                result = _with_bad_rows(self.engine.score(_good(samples)), samples, bad, self.engine.weights)
+                entry = _Entry(completions, list(completions), result=result)
                 self.entry = entry
             self._done(entry, name)
             assert entry.result is not None
@@ -109,12 +154,15 @@ class _SharedBatch:
                 entry = None
             fresh = entry is None
             if fresh:
-                samples = samples_from_trl(prompts, completions, columns, self.engine.config.task)
-                entry = _Entry(completions, list(completions), loop=loop, task=loop.create_task(self.engine.ascore(samples)))
+                samples, bad = _samples(prompts, completions, columns, self.engine.config.task)
+                entry = _Entry(completions, list(completions), loop=loop, task=loop.create_task(self._ascore(samples, bad)))
                 self.entry = entry
             self._done(entry, name)
         # shield: one caller being cancelled must not cancel the batch for the others
         return await asyncio.shield(entry.task), fresh
+
+    async def _ascore(self, samples: list[Sample | None], bad: dict[int, str]) -> BatchResult:
+        return _with_bad_rows(await self.engine.ascore(_good(samples)), samples, bad, self.engine.weights)
 
 
 def _report(result: BatchResult, name: str, fresh: bool, log_metric: Callable[[str, float], None] | None,
@@ -126,7 +174,8 @@ def _report(result: BatchResult, name: str, fresh: bool, log_metric: Callable[[s
                 log_metric(metric, float(result.metrics[metric]))
         if fresh:
             for metric in _ENGINE_LOGGED:
-                log_metric(metric, float(result.metrics[metric]))
+                if metric in result.metrics:  # a remote batch of bad rows only has none
+                    log_metric(metric, float(result.metrics[metric]))
     if log_extra is not None:
         log_extra(f"reason/{name}", list(result.reasons[name]))
 

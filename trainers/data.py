@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from vlmr1.errors import ConfigError
+from vlmr1.rows import solution_from_text as unwrap_solution  # noqa: F401 - public name kept here
 
 MAX_REPORTED = 20
 _STRATEGY = re.compile(r"^(?:(all)|(first|end|random):(\d+(?:\.\d+)?)(%?)|(\d+(?:\.\d+)?)%)$")
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 class DataError(ConfigError):
@@ -143,23 +143,6 @@ def read_records(path: Path) -> Iterator[tuple[Where, Any, str | None]]:
 # -- converting a row ---------------------------------------------------------------------
 
 
-def unwrap_solution(value: Any) -> Any:
-    """A ground truth as our verifiers read it: ``<answer>`` tags removed, JSON boxes parsed."""
-    if not isinstance(value, str):
-        return value
-    text = value
-    found = _ANSWER.findall(text)
-    if found:
-        text = found[-1]
-    text = text.strip()
-    if text[:1] in "[{":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text
-    return text
-
-
 def _message_text(message: Mapping[str, Any]) -> Any:
     return message.get("value", message.get("content"))
 
@@ -176,6 +159,8 @@ def convert_row(raw: Mapping[str, Any], *, image_root: str | Path | None, task: 
             raise ValueError("the first message of `conversations` has no text (`value` or `content`)")
         row.setdefault("problem", question)
         row.setdefault("solution", answer)
+        if isinstance(answer, str):  # as written: rewards in VLM-R1 compat mode read this text
+            row.setdefault("solution_text", answer)
     if isinstance(row.get("problem"), str):
         row["problem"] = row["problem"].replace("<image>", "").strip()
     if "solution" in row:

@@ -1,9 +1,20 @@
 """The ``vlmr1`` command. Each subcommand lives in its own module and is imported
-only when it runs, so ``vlmr1 plugins`` never pays for torch or the trainer."""
+only when it runs, so ``vlmr1 plugins`` never pays for torch or the trainer.
+
+Failures the user can act on (vlmr1's own errors, a YAML file that cannot be read, the
+operating system refusing a read or a write: disk full, file too large, permission
+denied) end every command the same way: one ``Error: ...`` line and exit status 2.
+Anything else is a bug and keeps its traceback; ``VLMR1_DEBUG=1`` shows the traceback of
+the expected failures too.
+
+Plugins add subcommands through the ``register_commands`` hook; the built-in
+table below is looked up first, the registry's commands next."""
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 
 import click
@@ -26,23 +37,32 @@ COMMANDS = {
 }
 
 
+def _plugin_commands() -> dict[str, click.Command]:
+    """Commands the installed plugins added (built-in names win)."""
+    from ..registry import get_registry
+
+    registry = get_registry()
+    return {name: registry.command(name) for name in registry.commands if name not in COMMANDS}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *_plugin_commands()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)
         if target is None:
-            return None
+            return _plugin_commands().get(name)
         module, attr = target.split(":")
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
     def resolve_command(self, ctx: click.Context, args: list[str]):  # noqa: ANN201
         name = args[0] if args else ""
-        if name and not name.startswith("-") and name not in COMMANDS:
+        if name and not name.startswith("-") and name not in COMMANDS and name not in _plugin_commands():
             import difflib
 
-            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.5)
+            known = [*COMMANDS, *_plugin_commands()]
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             ctx.fail(f"No such command '{name}'.{hint} Run `vlmr1 --help` to list the commands.")
         return super().resolve_command(ctx, args)
@@ -50,9 +70,51 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
-        except VlmrError as exc:
-            click.echo(f"Error: {exc}", err=True)
+        except Exception as exc:
+            if isinstance(exc, BrokenPipeError) and _stdout_gone():  # `vlmr1 rewards | head`: the reader left
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+                sys.exit(1)
+            message = expected_failure(exc)
+            if message is None or os.environ.get("VLMR1_DEBUG", "") not in ("", "0"):
+                raise
+            click.echo(f"Error: {message}", err=True)
             sys.exit(2)
+
+
+def _stdout_gone() -> bool:
+    """Whether our standard output is a pipe whose reader has gone (and not some other pipe)."""
+    try:
+        import select
+
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll, or a stdout without a descriptor
+        return False
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "Free some space, or write somewhere else.",
+    errno.EDQUOT: "Free some space, or write somewhere else.",
+    errno.EFBIG: "The file system or a file-size limit (ulimit -f) refuses a file this large; write somewhere else or raise the limit.",
+    errno.EACCES: "Check the permissions, or write somewhere else.",
+    errno.EPERM: "Check the permissions, or write somewhere else.",
+    errno.EROFS: "Write somewhere else.",
+}
+
+
+def expected_failure(exc: BaseException) -> str | None:
+    """The one-line message for a failure the user can act on; None for a bug."""
+    if isinstance(exc, VlmrError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        what = exc.strerror or str(exc) or type(exc).__name__
+        where = f": {exc.filename}" if exc.filename else ""
+        hint = _OS_HINTS.get(exc.errno or 0, "")
+        return f"{what}{where}. {hint}".rstrip() + " (VLMR1_DEBUG=1 shows where.)"
+    if type(exc).__module__.split(".")[0] == "yaml":  # a YAML file read outside vlmr1's own loader
+        return f"not valid YAML: {exc}"
+    return None
 
 
 @click.group(cls=LazyGroup)

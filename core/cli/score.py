@@ -1,5 +1,6 @@
 """`vlmr1 score`: a JSONL of model outputs in, the same rows with their rewards out.
-The logic lives in :mod:`vlmr1.scorefile`."""
+The logic lives in :mod:`vlmr1.scorefile`; :mod:`vlmr1.supervise` runs it in a scoring
+process that this one watches, so that inline plugin code cannot end the run silently."""
 
 from __future__ import annotations
 
@@ -25,12 +26,16 @@ def score(config_path: str, input_path: str, output_path: str, workers: int | No
           chunk_size: int, no_progress: bool) -> None:
     """Score a JSONL file. Re-run the same command after an interruption to resume."""
     from vlmr1.config import load_config
-    from vlmr1.scorefile import count_records, score_file
+    from vlmr1.scorefile import count_records
+    from vlmr1.supervise import score_supervised
 
     config = load_config(config_path).with_engine(workers=workers, timeout=timeout)
 
     def bad_line(line: int, why: str) -> None:
         click.echo(f"{input_path}:{line}: {why}", err=True)
+
+    def warn(text: str) -> None:
+        click.echo(text, err=True)
 
     show = not no_progress and sys.stderr.isatty()
     if show:
@@ -47,10 +52,11 @@ def score(config_path: str, input_path: str, output_path: str, workers: int | No
         with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("score", total=count_records(Path(input_path)))
-            summary = score_file(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line,
-                                 on_progress=lambda n: bar.advance(task, n))
+            summary = score_supervised(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line,
+                                       on_progress=lambda n: bar.advance(task, n), on_warning=warn)
     else:
-        summary = score_file(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line)
+        summary = score_supervised(config, input_path, output_path, chunk_size=chunk_size, on_bad_line=bad_line,
+                                   on_warning=warn)
     _print_summary(summary, output_path)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from vlmr1.hookspecs import hookimpl
 from vlmr1.types import Reward
 
+from .gold import ANSWER_JUDGE_DEFAULTS, answer_judge_ascore
 from .rewards import CONSISTENCY_DEFAULTS, consistency_ascore, preference_score_batch
 
 __all__ = ["register_rewards"]
@@ -32,6 +33,17 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             "when no verdict. params: base_url, model (or backend: transformers, model_path), deadline_s.",
             ascore_batch=consistency_ascore,
             defaults=CONSISTENCY_DEFAULTS,
+            check_params=_check_judge_params,
+        )
+    )
+    register(
+        Reward(
+            "answer_judge",
+            doc="LLM judge of the answer against the gold answer (VLM-R1's llm method): 1.0 same meaning, "
+            "0.0 different; None with a reason (judge_timeout, judge_error, judge_unparseable) when no verdict. "
+            "params: base_url, model (or backend: transformers, model_path), deadline_s, fallback_score.",
+            ascore_batch=answer_judge_ascore,
+            defaults=ANSWER_JUDGE_DEFAULTS,
             check_params=_check_judge_params,
         )
     )
