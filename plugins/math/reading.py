@@ -23,7 +23,7 @@ from fractions import Fraction
 
 from .normalize import normalize
 from .numbers import plain_number
-from .units import Split, Unit, split_unit
+from .units import UNIT_FIRST_WORDS, Split, Unit, split_unit
 
 __all__ = ["Reading", "read_text", "prose_math", "choice_letter", "fold_words"]
 
@@ -105,6 +105,9 @@ def _unit_after(math: str, rest: str) -> Split:
                 return got
         return Split(math, None, word)
     words = clause.split()[:3]
+    if words and words[0].split("/")[0].split("^")[0].strip(".,").lower() not in UNIT_FIRST_WORDS:
+        words = words[:0] if not (words[0].isalpha() and len(words[0]) >= 3) else words  # a label: no unit to try
+        return Split(math, None, words[0]) if words else Split(math)
     for k in range(len(words), 0, -1):
         got = split_unit(f"{math} {' '.join(words[:k])}")
         if got.unit is not None and got.math == math:

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["Unit", "Split", "split_unit", "unit_named"]
+__all__ = ["Unit", "Split", "split_unit", "unit_named", "UNIT_FIRST_WORDS"]
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ def _table() -> dict[str, Unit]:
                 if power > 1:
                     out[f"sq {sym}" if power == 2 else f"cu {sym}"] = unit
             for word in words:
-                plural = word + ("es" if word.endswith("ch") else "s")
-                for w in (word, plural, "feet" if word == "foot" else plural):
+                plural = "feet" if word == "foot" else word + ("es" if word.endswith("ch") else "s")
+                for w in (word, plural):
                     out[word_pre + w] = unit
                     if power > 1:
                         out[w + sup] = unit
@@ -106,6 +106,9 @@ def _table() -> dict[str, Unit]:
 
 
 _UNITS = _table()
+# the first word of every unit spelled with letters ("square", "km/h" -> "km"): a word that
+# starts none of them after a number is a label, without trying the unit patterns
+UNIT_FIRST_WORDS = frozenset(k.split()[0].split("/")[0].split("^")[0].lower() for k in _UNITS if k[:1].isascii() and k[:1].isalpha())
 _SINGLE_LETTER_OK = {"m", "m^2", "m^3"}  # "3m" is 3 metres; "2t", "5g", "3s" stay algebra
 
 
