@@ -18,6 +18,7 @@ plain columns. See docs/engine.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 import weakref
@@ -123,8 +124,19 @@ class Engine(ColumnScoring):
         return topological(columns)
 
     def _warm_up(self) -> None:
+        """Run the rewards' warm-ups, each under ``engine.warmup_timeout``. An isolated
+        reward's is handed to the pool, which runs it once, in this process, when it first
+        forks workers (they inherit it): building an engine costs nothing for it, and an
+        engine whose items are all settled inline never runs it. Others run now."""
+        now = [c for c in self._columns if c.mode != "isolated"]
+        later = [c for c in self._columns if c.mode == "isolated"]
+        self._run_warm_ups(now)
+        if any(c.reward is not None and c.reward.warmup is not None for c in later):
+            self.pool.before_start.append(functools.partial(self._run_warm_ups, later))
+
+    def _run_warm_ups(self, columns: list[Column]) -> None:
         done = set()
-        for c in self._columns:
+        for c in columns:
             fn = c.reward.warmup if c.reward is not None and not c.distrusted else None
             if fn is None or fn in done:
                 continue

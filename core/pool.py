@@ -79,8 +79,9 @@ class WorkerPool:
     item has run ``stall_after`` seconds (a hang, until its timeout kills it) gives
     up its slot, and the next chunk starts on a spare worker from a second, lazily
     started pool of ``spare`` workers, used only while the main one is held up.
-    ``stall_after`` is ten times the typical item time, at least 0.1 s, at most half
-    the timeout.
+    ``stall_after`` is ten times the typical item time, at least 0.1 s (a second, or a
+    quarter of the timeout when that is shorter, until a chunk has finished and the typical
+    time is known), at most half the timeout.
     """
 
     def __init__(self, workers: int, timeout: float | None, max_tasks: int, memory_mb: int | None,
@@ -97,10 +98,14 @@ class WorkerPool:
         self._slots: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
         self._free = list(range(_SLOTS))
         self._item_s = 0.001  # EWMA of seconds per item
+        self._measured = False  # a chunk has finished: _item_s is a measurement
         self._pid = os.getpid()
         self._id = next(_ids)
         self._progress: Any = None
         self.counts = {"chunks": 0, "spare_chunks": 0, "stalls": 0, "kills": 0}
+        # Run once in this process just before the first worker forks (rewards' warm-ups):
+        # an engine whose items are all settled inline never pays for them.
+        self.before_start: list[Callable[[], None]] = []
 
     @property
     def inline(self) -> bool:
@@ -111,7 +116,12 @@ class WorkerPool:
         if self.fixed_stall is not None:
             return self.fixed_stall
         cap = self.timeout / 2 if self.timeout else 5.0
-        return min(max(0.1, 10 * self._item_s), cap)
+        # Until a chunk has finished the typical item time is unknown, and a fresh worker's
+        # first items are its slowest (a parser meeting its first shapes): calling them stalls
+        # would fork spare workers that compete for the cores. Wait a second (a quarter of
+        # the timeout when that is shorter) before the first measurement, 0.1 s after it.
+        floor = 0.1 if self._measured else min(1.0, cap / 2)
+        return min(max(floor, 10 * self._item_s), cap)
 
     def _ensure_progress(self) -> Any:
         """The shared array the workers report their progress in. It must exist before the
@@ -134,6 +144,8 @@ class WorkerPool:
         if self._pools[which] is None:
             from pebble import ProcessPool
 
+            self._warm_up()
+
             method = "fork" if sys.platform == "linux" else None
             self._pools[which] = ProcessPool(
                 max_workers=self.workers if which == 0 else self.spare,
@@ -143,6 +155,17 @@ class WorkerPool:
                 context=multiprocessing.get_context(method),
             )
         return self._pools[which]
+
+    def _warm_up(self) -> None:
+        pending, self.before_start = self.before_start, []
+        for fn in pending:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs speed
+                import warnings
+
+                warnings.warn(f"warm-up {getattr(fn, '__qualname__', fn)!r} failed ({type(exc).__name__}: {exc}); "
+                              f"workers will load on first use", stacklevel=2)
 
     def start(self) -> list[int]:
         """Start the main pool's workers now (otherwise the first isolated task does); their pids."""
@@ -316,7 +339,9 @@ class WorkerPool:
             return True
         for i, r in zip(idx[:task.own], results):
             out[i] = r
-        self._item_s = 0.8 * self._item_s + 0.2 * (time.perf_counter() - started) / len(idx)
+        per_item = (time.perf_counter() - started) / len(idx)
+        self._item_s = 0.8 * self._item_s + 0.2 * per_item if self._measured else per_item
+        self._measured = True
         return True
 
     def _blame(self, failure: Any, j: int, idx: list[int], own: int, fn: Callable[..., Any], items: Sequence[tuple],

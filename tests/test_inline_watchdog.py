@@ -84,13 +84,14 @@ def test_a_stuck_auxiliary_hook_is_interrupted_and_the_items_are_still_judged(re
 
 
 def test_a_stuck_warmup_is_interrupted_and_the_engine_still_starts():
+    """An isolated reward's warm-up runs when the pool first starts (not when the engine is
+    built); stuck, it is interrupted there and the items are still scored."""
     cfg = Config((RewardSpec("r", reward="spin_warmup"),), EngineConfig(workers=1, warmup_timeout=0.5))
     t = time.monotonic()
-    with pytest.warns(PluginWarning, match=r"warm-up of reward 'r' \(" + WHO.format("spin_warmup") + r"\) ran past engine.warmup_timeout"):
-        eng = Engine(cfg, fault_registry())
-    with eng:
+    with Engine(cfg, fault_registry()) as eng:
+        with pytest.warns(PluginWarning, match=r"warm-up of reward 'r' \(" + WHO.format("spin_warmup") + r"\) ran past engine.warmup_timeout"):
+            assert eng.score(batch(["a"])).columns["r"] == [1.0]
         assert time.monotonic() - t < 10
-        assert eng.score(batch(["a"])).columns["r"] == [1.0]
 
 
 def test_a_stuck_check_params_is_a_config_error_naming_the_plugin():
