@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import pluggy
 
-from .types import PromptTemplate, Reward, Verifier
+from .types import PromptTemplate, Reward
 
 if TYPE_CHECKING:
     import click
@@ -20,13 +20,9 @@ hookimpl = pluggy.HookimplMarker("vlmr1")
 
 
 @hookspec
-def register_verifiers(register: Callable[[Verifier], None]) -> None:
-    """Register task verifiers: ``register(Verifier(...))`` once per verifier."""
-
-
-@hookspec
 def register_rewards(register: Callable[[Reward], None]) -> None:
-    """Register rewards: ``register(Reward(...))`` once per reward."""
+    """Register rewards: ``register(Reward(...))`` once per reward. Give callables as
+    ``"module:attr"`` text so that registering imports no implementation."""
 
 
 @hookspec

@@ -1,10 +1,12 @@
 """Discovers plugins through entry points and keeps what they register.
 
-pluggy calls hooks; this module adds what pluggy does not: each entry point is
-loaded and called on its own (a broken plugin is reported, the rest load), names
-are unique across distributions, an allow list (``VLMR1_PLUGINS``) keeps an
-unexpected package from changing a run's rewards, and every item knows who
-registered it.
+pluggy calls the hooks (each plugin's own, through ``subset_hook_caller``, so that hook
+wrappers, ordering and tracing apply); this module adds what pluggy does not: each entry
+point is loaded and its hooks called on their own (a broken plugin is reported, the rest
+load), names are unique across distributions, an allow list (``VLMR1_PLUGINS``) keeps an
+unexpected package from changing a run's rewards, and every item knows who registered it.
+Registering is cheap: a reward's callables may be ``"module:attr"`` text, imported only
+when a run uses the reward (:meth:`vlmr1.Reward.resolved`).
 
 First-party means our own entry points from our own distribution's files, not a name in
 some metadata: the entry point's module is inside the ``vlmr1`` package, and its
@@ -21,6 +23,7 @@ import dataclasses
 import os
 import re
 import threading
+import types
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, distributions
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -29,7 +32,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginConflictError, UnknownNameError
-from .types import PromptTemplate, Provenance, Reward, Verifier
+from .types import VERIFIER_GONE, PromptTemplate, Provenance, Reward
 
 if TYPE_CHECKING:
     import click
@@ -39,7 +42,6 @@ FIRST_PARTY = "vlmr1"
 ENV_ALLOW = "VLMR1_PLUGINS"
 
 _KINDS: dict[str, tuple[str, type]] = {
-    "register_verifiers": ("verifier", Verifier),
     "register_rewards": ("reward", Reward),
     "register_prompt_templates": ("template", PromptTemplate),
 }
@@ -91,10 +93,6 @@ class Registry:
         return self.items["reward"]
 
     @property
-    def verifiers(self) -> dict[str, Verifier]:
-        return self.items["verifier"]
-
-    @property
     def templates(self) -> dict[str, PromptTemplate]:
         return self.items["template"]
 
@@ -121,9 +119,6 @@ class Registry:
     def reward(self, name: str) -> Reward:
         return self._get("reward", name)
 
-    def verifier(self, name: str) -> Verifier:
-        return self._get("verifier", name)
-
     def template(self, name: str) -> PromptTemplate:
         return self._get("template", name)
 
@@ -139,41 +134,49 @@ class Registry:
         """
         info = PluginInfo(name, distribution, version, getattr(obj, "__name__", type(obj).__name__))
         self.plugins.append(info)
+        gone = [h for h in _GONE if self.pm.parse_hookimpl_opts(obj, h) is not None]  # type: ignore[arg-type]
+        if gone:
+            info.error = _GONE[gone[0]]
+            return info
         try:
+            obj = _hashable(obj, name, self.pm)
             self.pm.register(obj, name=name)
         except Exception as exc:  # a malformed hookimpl, a duplicate plugin name
             info.error = f"{type(exc).__name__}: {exc}"
             return info
         provenance = Provenance(name, distribution, version)
         for hook_name, (kind, cls) in _KINDS.items():
-            hook = getattr(self.pm.hook, hook_name)
-            for impl in hook.get_hookimpls():
-                if impl.plugin_name != name:
-                    continue
-                got: list[Any] = []
-                try:
-                    impl.function(register=_collector(got, cls, kind, name))
-                except Exception as exc:
-                    info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
-                    continue
+            got: list[Any] = []
+            if self._call(obj, hook_name, info, register=_collector(got, cls, kind, name)):
                 for item in got:
                     self._store(kind, dataclasses.replace(item, provenance=provenance), info)
-        self._add_commands(name, provenance, info)
+        self._add_commands(obj, name, provenance, info)
         return info
 
-    def _add_commands(self, name: str, provenance: Provenance, info: PluginInfo) -> None:
+    def _call(self, obj: object, hook_name: str, info: PluginInfo, **kwargs: Any) -> bool:
+        """Call ``hook_name`` of this one plugin through pluggy (with every plugin's hook
+        wrappers, so ordering, wrappers and tracing apply), recording a failure on ``info``.
+        False when the plugin does not implement the hook or its implementation raised."""
+        hook = getattr(self.pm.hook, hook_name)
+        impls = hook.get_hookimpls()
+        if not any(impl.plugin is obj and not _wraps(impl) for impl in impls):
+            return False
+        others = {id(impl.plugin): impl.plugin for impl in impls if impl.plugin is not obj and not _wraps(impl)}
+        try:
+            self.pm.subset_hook_caller(hook_name, remove_plugins=others.values())(**kwargs)
+        except Exception as exc:
+            info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+            return False
+        return True
+
+    def _add_commands(self, obj: object, name: str, provenance: Provenance, info: PluginInfo) -> None:
         """Call the plugin's ``register_commands`` with a group of its own and keep what it added."""
+        if self.pm.parse_hookimpl_opts(obj, "register_commands") is None:  # type: ignore[arg-type]
+            return  # no click import for a plugin that adds no command
         import click
 
-        for impl in self.pm.hook.register_commands.get_hookimpls():
-            if impl.plugin_name != name:
-                continue
-            group = click.Group(name=name)
-            try:
-                impl.function(cli=group)
-            except Exception as exc:
-                info.error = f"register_commands raised {type(exc).__name__}: {exc}"
-                continue
+        group = click.Group(name=name)
+        if self._call(obj, "register_commands", info, cli=group):
             for cmd_name, command in group.commands.items():
                 self._store("command", PluginCommand(cmd_name, command, provenance), info)
 
@@ -209,6 +212,29 @@ class Registry:
         for (kind, name), who in self.conflicts.items():
             out.append(f"{kind} {name!r} is registered by more than one plugin: " + ", ".join(map(str, who)))
         return out
+
+
+# Hooks that no longer exist, and what a plugin that still implements one should do.
+_GONE = {"register_verifiers": VERIFIER_GONE}
+
+
+def _hashable(obj: object, name: str, pm: pluggy.PluginManager) -> object:
+    """``obj``, or when it cannot be hashed (a SimpleNamespace), a module holding its hook
+    implementations: pluggy keeps plugins in sets when it calls a subset of them."""
+    try:
+        hash(obj)
+        return obj
+    except TypeError:
+        proxy = types.ModuleType(name)
+        for attr in dir(obj):
+            if pm.parse_hookimpl_opts(obj, attr) is not None:  # type: ignore[arg-type]
+                setattr(proxy, attr, getattr(obj, attr))
+        return proxy
+
+
+def _wraps(impl: Any) -> bool:
+    """Whether a hook implementation wraps the others (pluggy's new- or old-style wrapper)."""
+    return bool(getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False))
 
 
 def _collector(got: list[Any], cls: type, kind: str, plugin: str) -> Callable[[Any], None]:

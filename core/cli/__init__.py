@@ -25,7 +25,6 @@ from ..errors import VlmrError
 COMMANDS = {
     "plugins": "listing:plugins",
     "rewards": "listing:rewards",
-    "verifiers": "listing:verifiers",
     "templates": "listing:templates",
     "validate": "validate:validate",
     "score": "score:score",

@@ -1,4 +1,4 @@
-"""`vlmr1 plugins`, `rewards`, `verifiers`, `templates`: what is installed."""
+"""`vlmr1 plugins`, `rewards`, `templates`: what is installed."""
 
 from __future__ import annotations
 
@@ -82,13 +82,6 @@ def _extra(kind: str, item: Any) -> dict[str, Any]:
 def rewards(as_json: bool) -> None:
     """List registered rewards with their plugin and one-line doc."""
     _listing("reward", as_json)
-
-
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def verifiers(as_json: bool) -> None:
-    """List registered verifiers with their plugin and one-line doc."""
-    _listing("verifier", as_json)
 
 
 @click.command()
