@@ -114,7 +114,7 @@ def check_columns(planned: Iterable[tuple[RewardSpec, Reward | None]], rows: Seq
 
     ``planned``: each configured column's spec and registered reward (None for a formula
     or a dispatch column); ``rows``: dataset rows (mappings) or Samples; ``labels``: what
-    to call each row in a message (its input line), else its position."""
+    to call each row in a message (its input line), else "row N"."""
     rows = list(rows)
     if not rows:
         return
@@ -126,7 +126,7 @@ def check_columns(planned: Iterable[tuple[RewardSpec, Reward | None]], rows: Seq
             scope = [i for i, row in enumerate(rows) if _in_scope(reward, spec, row, default_task)]
             if not scope:
                 continue
-            where = ", ".join(str(labels[i] if labels is not None else i + 1) for i in scope[:5])
+            where = ", ".join(str(labels[i]) if labels is not None else f"row {i + 1}" for i in scope[:5])
             more = f" and {len(scope) - 5} more" if len(scope) > 5 else ""
             names = " or ".join(f"`{a}`" for a in alts)
             others = sorted({str(k) for row in rows[:50] if isinstance(row, Mapping) for k in row})
