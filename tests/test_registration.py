@@ -215,3 +215,28 @@ def test_listing_imports_no_implementation(command):
     extra = {m for m in plugin_modules if m.count(".") > 2 and not m.endswith(".params")} - ALLOWED_PLUGIN_MODULES
     assert extra == set(), f"listing imported plugin implementation modules: {sorted(extra)}"
     assert {"vlmr1.plugins.iou", "vlmr1.plugins.math", "vlmr1.plugins.text"} <= plugin_modules
+
+
+# -- the README's plugin ------------------------------------------------------------------------
+def test_the_readme_plugin_in_twenty_lines_registers_and_scores(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from vlmr1.testing import assert_verdict, registered, score_one
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## A plugin in twenty lines", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len([line for line in code.splitlines() if line.strip()]) <= 20
+    (tmp_path / "vlmr1_reward_exact").mkdir()
+    (tmp_path / "vlmr1_reward_exact" / "__init__.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import vlmr1_reward_exact as plugin
+
+    try:
+        with registered(plugin) as reg:
+            assert reg.reward("exact").way == "extract" and reg.plugins[0].registered == {"reward": ["exact"]}
+            assert_verdict(score_one("<answer> Paris </answer>", "paris", reward="exact"), score=1.0, reason="ok")
+            assert_verdict(score_one("<answer>Lyon</answer>", "paris", reward="exact"), score=0.0, reason="mismatch")
+            assert_verdict(score_one("Paris", "paris", reward="exact"), score=0.0, reason="no_answer")
+    finally:
+        sys.modules.pop("vlmr1_reward_exact", None)
