@@ -32,9 +32,10 @@ from .config import Config, RewardSpec
 from .dispatch import merge_column
 from .errors import ConfigError, PluginFailure
 from .inline import InlineGuard, InlineTimeout, PluginWarning
-from .metrics import column_metrics, failure_kind, weighted_total
+from .metrics import column_metrics, failure_kind, failures_of, weighted_total
 from .pool import WorkerPool
 from .scoring import GOLD_CACHE_SIZE, ColumnScoring
+from .verdicts import verdict_details
 from .types import Reward, Sample, Verdict, Verifier
 
 __all__ = ["GOLD_CACHE_SIZE", "BatchResult", "Engine"]
@@ -55,13 +56,21 @@ class BatchResult:
     def __len__(self) -> int:
         return len(self.total)
 
-    def row(self, i: int) -> dict[str, Any]:
-        """``{"rewards": {...}, "reward": total, "reasons": {...}}`` for item ``i``."""
-        return {
+    def row(self, i: int, details: bool = False) -> dict[str, Any]:
+        """``{"rewards": {...}, "reward": total, "reasons": {...}}`` for item ``i``; with
+        ``failures`` (column -> failure kind) when scoring failed somewhere, and with
+        ``details`` (column -> the verdict's answer and details) when asked."""
+        out: dict[str, Any] = {
             "rewards": {name: col[i] for name, col in self.columns.items()},
             "reward": self.total[i],
             "reasons": {name: col[i] for name, col in self.reasons.items()},
         }
+        failures = failures_of(self.verdicts, i)
+        if failures:
+            out["failures"] = failures
+        if details:
+            out["details"] = {name: verdict_details(col[i]) for name, col in self.verdicts.items()}
+        return out
 
 
 class Engine(ColumnScoring):

@@ -43,3 +43,7 @@ class ConfigError(VlmrError):
 
 class PluginFailure(VlmrError):
     """A plugin failed while scoring and ``engine.strict`` is on."""
+
+
+class ReportError(VlmrError):
+    """A scored file `vlmr1 inspect` cannot read, or a report it cannot write."""

@@ -29,6 +29,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginConflictError, UnknownNameError
+from .reportviews import ReportView
 from .types import PromptTemplate, Provenance, Reward, Verifier
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ _KINDS: dict[str, tuple[str, type]] = {
     "register_verifiers": ("verifier", Verifier),
     "register_rewards": ("reward", Reward),
     "register_prompt_templates": ("template", PromptTemplate),
+    "register_report_views": ("report_view", ReportView),
 }
 
 
@@ -97,6 +99,10 @@ class Registry:
     @property
     def templates(self) -> dict[str, PromptTemplate]:
         return self.items["template"]
+
+    @property
+    def report_views(self) -> dict[str, ReportView]:
+        return self.items["report_view"]
 
     def _get(self, kind: str, name: str) -> Any:
         if (kind, name) in self.conflicts:
