@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from vlmr1 import Reward, Verdict, hookimpl
 from vlmr1.cli import main
 from vlmr1.config import config_from_dict
+from vlmr1.documents import schema_problems
 from vlmr1.engine import Engine
 from vlmr1.metrics import column_metrics, summarize
 from vlmr1.registry import load_registry, set_registry
@@ -128,6 +129,7 @@ def test_score_details_writes_each_verdicts_answer_and_details(tmp_path):
     assert plain.exit_code == 0 and result.exit_code == 0, result.output
     assert "details" not in json.loads((tmp_path / "plain.jsonl").read_text().splitlines()[0])
     gated, ok = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert schema_problems(gated, "scored", "out.jsonl") == [] == schema_problems(ok, "scored", "out.jsonl")
     assert gated["reasons"]["iou"] == "gated_by:format" and gated["rewards"]["iou"] == 0.0
     iou = gated["details"]["iou"]
     assert iou["answer"] == [[10.0, 10.0, 50.0, 50.0]]  # what the reward read, though the gate zeroed it

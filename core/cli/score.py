@@ -39,7 +39,10 @@ def score(config_path: str, input_path: str, output_path: str, workers: int | No
     from vlmr1.scorefile import count_records
     from vlmr1.supervise import score_supervised
 
+    from vlmr1.engine import check_config
+
     config = load_config(config_path).with_engine(workers=workers, timeout=timeout)
+    check_config(config)  # names, params, gates: wrong ones end the run here, before any row is read
 
     def bad_line(line: int, why: str) -> None:
         click.echo(f"{input_path}:{line}: {why}", err=True)

@@ -14,7 +14,14 @@ import click
 @click.option("--output-dir", "-o", type=click.Path(file_okay=False), help="Where checkpoints and metrics go (default: the config's output_dir, else runs/<config name>).")
 @click.option("--max-steps", type=int, help="Override grpo.max_steps.")
 def train(config: str, output_dir: str | None, max_steps: int | None) -> None:
-    """Train with GRPO (TRL) on the rewards, data and model that CONFIG names."""
+    """Train with GRPO (TRL) on the rewards, data and model that CONFIG names.
+
+    \b
+    Examples:
+      vlmr1 train examples/configs/vlm-r1.yaml
+      vlmr1 train rec.yaml --output-dir runs/rec --max-steps 100
+      accelerate launch -m vlmr1.cli train rec.yaml    # several GPUs
+    """
     from vlmr1.trainers.grpo import train_from_file
 
     import os
@@ -36,6 +43,11 @@ def demo(out: str, steps: int | None, sft_steps: int | None) -> None:
     A short supervised warm-up on format-correct answers, then GRPO with the
     installed `format` and `iou` rewards; prints each reward as it goes and saves a
     plot of the rewards over steps.
+
+    \b
+    Examples:
+      vlmr1 demo
+      vlmr1 demo --out demo-run --steps 12 --sft-steps 0
     """
     from vlmr1.trainers.demo import run_demo
 
