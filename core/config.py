@@ -82,7 +82,7 @@ class Config:
     engine: EngineConfig = EngineConfig()
     task: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-    source: str = "<config>"
+    source: str = field(default="<config>", compare=False)  # where it was read: not part of what it says
     lines: Mapping[Path_, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -148,7 +148,10 @@ def _draw(img: Any, shapes: Sequence[Shape], scale: float, width: int) -> None:
             draw.line(pts + pts[:1], fill=colour, width=w, joint="curve")
             corner = min(pts)
         if s.label:
-            draw.text((corner[0] + w, max(0, corner[1] - 12 - w)), s.label[:60], fill=colour)
+            try:
+                draw.text((corner[0] + w, max(0, corner[1] - 12 - w)), s.label[:60], fill=colour)
+            except (UnicodeError, ValueError, OSError):  # a label Pillow's fallback font cannot draw: the shape stays
+                pass
 
 
 _ORDER = {"as_given": 0, "gold": 1, "prediction": 2}  # drawn bottom to top

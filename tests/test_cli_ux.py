@@ -102,8 +102,8 @@ def test_an_unknown_reward_names_the_installed_plugin_that_failed_to_load(tmp_pa
     _with_broken_plugin()
     (tmp_path / "c.yaml").write_text("rewards:\n  - {name: ocr}\n")
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "c.yaml")])
-    assert result.exit_code == 1
-    assert (f"{tmp_path / 'c.yaml'}:2: Unknown reward 'ocr'. Installed rewards: " in result.stderr)
+    assert result.exit_code == 2
+    assert (f"Error: {tmp_path / 'c.yaml'}:2: Unknown reward 'ocr'. Installed rewards: " in result.stderr)
     assert ("Installed plugin(s) that failed to load, so whatever they register is missing: ocr (vlmr1-reward-ocr 1.4): "
             "register_rewards raised ImportError: No module named 'ocr_engine' (installed without its extra?). "
             "Fix or reinstall the one that provides 'ocr' (`vlmr1 plugins` shows its error).") in result.stderr
@@ -152,8 +152,8 @@ def test_validate_checks_a_config_against_the_installed_plugins(tmp_path, body, 
     path.write_text("rewards:\n" + body)
     _Checked.warmed.clear()
     result = CliRunner().invoke(main, ["validate", str(path)])
-    assert result.exit_code == 1, result.output
-    assert words in result.stderr and f"{path}: 1 problem(s) (config)" in result.stderr
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: ") and words in result.stderr
     assert "Traceback" not in result.output
     path.write_text("rewards:\n  - {name: format}\n  - {name: checked, gate: format, params: {k: 2}}\n")
     result = CliRunner().invoke(main, ["validate", str(path)])

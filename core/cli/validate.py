@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..documents import load_document, validate_document, validate_file
-from ..errors import VlmrError
 
 
 @click.command()
@@ -20,7 +19,8 @@ def validate(file: str, kind: str | None) -> None:
     A config is also checked against the installed plugins, as `score` and `train`
     check it before they start: every reward name resolved, every reward's params
     checked, gates and formulas referring to configured names. Nothing is scored and no
-    worker is started. Exit status 1 when there is a problem.
+    worker is started. Exit status 1 for problems with the file's structure (each on its
+    line), 2 for a config the plugins refuse (one `Error:` line).
 
     \b
     Examples:
@@ -38,7 +38,7 @@ def validate(file: str, kind: str | None) -> None:
         found, problems = validate_document(data, lines, file, kind)
         messages = [str(p) for p in problems]
         if found == "config" and not problems:
-            messages = _check_config(data, lines, file)
+            _check_config(data, lines, file)
     for m in messages:
         click.echo(m, err=True)
     if messages:
@@ -47,13 +47,9 @@ def validate(file: str, kind: str | None) -> None:
     click.echo(f"{file}: valid {found}" + (" (reward names and params checked against the installed plugins)" if found == "config" else ""))
 
 
-def _check_config(data: dict, lines: dict, file: str) -> list[str]:
-    """What building the engine would refuse, as problems (no traceback, no worker)."""
+def _check_config(data: dict, lines: dict, file: str) -> None:
+    """Raise what building the engine would raise (the CLI prints it as one `Error:` line)."""
     from ..config import config_from_dict
     from ..engine import check_config
 
-    try:
-        check_config(config_from_dict(data, file, lines))
-    except VlmrError as exc:
-        return [str(exc)]
-    return []
+    check_config(config_from_dict(data, file, lines))
