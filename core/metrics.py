@@ -58,16 +58,19 @@ class Tally:
     ``std`` is the sample standard deviation (Bessel's correction, n - 1), 0.0 for a single
     value. That is the definition TRL uses for the ``rewards/<name>/std`` it logs itself,
     and the engine's metrics are logged beside TRL's under the same names: one word, one
-    number. Mean and std are Welford's running updates on values divided by a power of two
-    at least as large as any seen, so no finite input overflows (a plain sum of squares
-    is inf past ~1e154) and rescaling when a larger value arrives is exact.
+    number. Values are kept divided by a power of two at least as large as any seen, so no
+    finite input overflows (a plain sum of squares is inf past ~1e154), and rescaling when a
+    larger value arrives is exact. The mean is the correctly rounded sum over the count (the
+    running sum is kept exactly, as ``math.fsum`` keeps it: [1, -1] * 3 has mean 0.0, not
+    3e-17); the std is Welford's running update.
     """
 
-    __slots__ = ("n", "count", "_exp", "_mean", "_m2", "min", "max", "errors", "timeouts")
+    __slots__ = ("n", "count", "_exp", "_partials", "_mean", "_m2", "min", "max", "errors", "timeouts")
 
     def __init__(self) -> None:
         self.n = self.count = self.errors = self.timeouts = 0
         self._exp = 0  # values are kept divided by 2**_exp
+        self._partials: list[float] = []  # the exact running sum, as non-overlapping floats
         self._mean = self._m2 = 0.0
         self.min: float | None = None
         self.max: float | None = None
@@ -87,7 +90,9 @@ class Tally:
         if exp > self._exp:  # a larger value: rescale what is kept, exactly (powers of two)
             shift = self._exp - exp
             self._mean, self._m2, self._exp = math.ldexp(self._mean, shift), math.ldexp(self._m2, 2 * shift), exp
+            self._partials = [math.ldexp(p, shift) for p in self._partials]
         xs = math.ldexp(x, -self._exp)
+        _add_exact(self._partials, xs)
         self.count += 1
         delta = xs - self._mean
         self._mean += delta / self.count
@@ -98,13 +103,29 @@ class Tally:
     def summary(self) -> Summary:
         mean = std = None
         if self.count:
-            mean = math.ldexp(self._mean, self._exp) if self.count > 1 else self.min
+            mean = math.ldexp(math.fsum(self._partials) / self.count, self._exp)
             var = max(self._m2, 0.0) / (self.count - 1) if self.count > 1 else 0.0
             try:
                 std = math.ldexp(math.sqrt(var), self._exp)
             except OverflowError:  # a spread beyond the float range
                 std = math.inf
         return Summary(self.n, self.count, mean, std, self.min, self.max, self.n - self.count, self.errors, self.timeouts)
+
+
+def _add_exact(partials: list[float], x: float) -> None:
+    """Add ``x`` to a sum kept as non-overlapping partials (Shewchuk's algorithm, the one
+    behind ``math.fsum``), so the sum carries no rounding error."""
+    i = 0
+    for y in partials:
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo:
+            partials[i] = lo
+            i += 1
+        x = hi
+    partials[i:] = [x]
 
 
 def summarize(scores: Iterable[float | None], failures: Iterable[str | None] | None = None) -> Summary:

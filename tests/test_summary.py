@@ -65,6 +65,9 @@ def test_summarize_agrees_with_the_statistics_module():
         assert s.std == pytest.approx(statistics.stdev(xs), rel=1e-9)  # the sample std (n - 1)
         assert (s.min, s.max) == (min(xs), max(xs))
     assert summarize([0.5]).std == 0.0 and summarize([]).mean is None
+    assert summarize([1.0, -1.0] * 3).mean == 0.0  # the sum is exact: no 3e-17 left over
+    xs = [rng.uniform(-1, 1) for _ in range(1000)]
+    assert summarize(xs).mean == math.fsum(xs) / len(xs)  # correctly rounded, as fsum
     huge = summarize([1e300, -1e300, 1e308])  # a plain sum of squares is inf here
     assert huge.std == pytest.approx(statistics.stdev([1e-8, -1e-8, 1.0]) * 1e308, rel=1e-12)
 
