@@ -29,6 +29,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginConflictError, UnknownNameError
+from .reportviews import ReportView
 from .types import PromptTemplate, Provenance, Reward, Verifier
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ _KINDS: dict[str, tuple[str, type]] = {
     "register_verifiers": ("verifier", Verifier),
     "register_rewards": ("reward", Reward),
     "register_prompt_templates": ("template", PromptTemplate),
+    "register_report_views": ("report_view", ReportView),
 }
 
 
@@ -84,6 +86,8 @@ class Registry:
         self.items["command"] = {}
         self.conflicts: dict[tuple[str, str], list[Provenance]] = {}
         self.held_back: list[str] = []  # installed entry points the allow list left out
+        self.unmatched: list[str] = []  # names in the allow list that no installed plugin has
+        self.installed: list[str] = []  # third-party plugins' entry-point and distribution names
 
     # -- lookup -----------------------------------------------------------------------
     @property
@@ -98,6 +102,10 @@ class Registry:
     def templates(self) -> dict[str, PromptTemplate]:
         return self.items["template"]
 
+    @property
+    def report_views(self) -> dict[str, ReportView]:
+        return self.items["report_view"]
+
     def _get(self, kind: str, name: str) -> Any:
         if (kind, name) in self.conflicts:
             who = " and ".join(str(p) for p in self.conflicts[(kind, name)])
@@ -108,7 +116,8 @@ class Registry:
         try:
             return self.items[kind][name]
         except KeyError:
-            raise UnknownNameError(kind, name, self.items[kind], self.held_back) from None
+            broken = [f"{p.name} ({p.distribution} {p.version}): {_one_line(p.error)[:300]}" for p in self.failed]
+            raise UnknownNameError(kind, name, self.items[kind], self.held_back, broken) from None
 
     @property
     def commands(self) -> dict[str, PluginCommand]:
@@ -204,11 +213,24 @@ class Registry:
         return self.add_plugin(obj, ep.name, distribution, version)
 
     def errors(self) -> list[str]:
-        """Human-readable problems: failed plugins and name conflicts."""
-        out = [f"plugin {p.name!r} from {p.distribution} {p.version} failed to load: {p.error}" for p in self.failed]
+        """Human-readable problems, one line each: failed plugins, name conflicts, and
+        ``VLMR1_PLUGINS`` naming plugins that are not installed."""
+        out = [f"plugin {p.name!r} from {p.distribution} {p.version} failed to load: {_one_line(p.error)}" for p in self.failed]
         for (kind, name), who in self.conflicts.items():
             out.append(f"{kind} {name!r} is registered by more than one plugin: " + ", ".join(map(str, who)))
+        if self.unmatched:
+            import difflib
+
+            close = {n: difflib.get_close_matches(n, self.installed, n=1, cutoff=0.6) for n in self.unmatched}
+            names = ", ".join(f"{n!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for n, c in close.items())
+            out.append(f"{ENV_ALLOW} names {names}, which no installed plugin is called (entry-point or distribution "
+                       f"name), so nothing is loaded for it; installed third-party plugins: {', '.join(self.installed) or 'none'}.")
         return out
+
+
+def _one_line(text: str | None) -> str:
+    """An error message on one line (a SyntaxError or a traceback can span several)."""
+    return " ".join(str(text or "").split())
 
 
 def _collector(got: list[Any], cls: type, kind: str, plugin: str) -> Callable[[Any], None]:
@@ -268,6 +290,21 @@ def _records_this_package(dist: Distribution) -> bool:
     return False
 
 
+def _build_residue(dist: Distribution) -> bool:
+    """The ``vlmr1.egg-info`` that setuptools leaves beside the sources of an editable install.
+
+    When the checkout itself is on ``sys.path`` (``python -m pytest`` run from it), that folder
+    reads as a second distribution named vlmr1, possibly with stale entry points; it is not an
+    installed distribution at all."""
+    path = getattr(dist, "_path", None)
+    if path is None or not str(path).endswith("vlmr1.egg-info"):
+        return False
+    from . import __file__ as init
+
+    root = os.path.dirname(os.path.dirname(os.path.realpath(init)))
+    return os.path.realpath(str(path)) == os.path.join(root, "vlmr1.egg-info")
+
+
 def _vlmr1_module(ep: EntryPoint) -> bool:
     module = ep.value.split(":", 1)[0].strip()
     return module == FIRST_PARTY or module.startswith(FIRST_PARTY + ".")
@@ -284,7 +321,7 @@ def _all_entry_points() -> list[tuple[EntryPoint, bool]]:
     """Every ``vlmr1`` entry point of every distribution, with whether it is first-party;
     first-party ones first. When no distribution named vlmr1 proves to be this one (an
     unusual install), the name and the module path decide."""
-    found = [(dist, ep) for dist in distributions() for ep in _group(dist)]
+    found = [(dist, ep) for dist in distributions() if not _build_residue(dist) for ep in _group(dist)]
     named = [dist for dist, _ in found if _norm(dist.metadata["Name"]) == FIRST_PARTY]
     proven = any(is_own_distribution(d) for d in named)
     out = []
@@ -300,6 +337,10 @@ def _allowed(ep: EntryPoint, first_party: bool, allow: set[str] | None) -> bool:
     return first_party or allow is None or ep.name in allow or dist_name in allow
 
 
+def _dists(eps: Iterable[EntryPoint]) -> set[str]:
+    return {ep.dist.metadata["Name"] for ep in eps if getattr(ep, "dist", None) is not None}
+
+
 def discover(allow: set[str] | None = None) -> Iterable[EntryPoint]:
     """Entry points of group ``vlmr1``; first-party ones always, third-party ones if allowed."""
     return [ep for ep, first in _all_entry_points() if _allowed(ep, first, allow)]
@@ -312,6 +353,11 @@ def load_registry(allow: set[str] | None | str = "env") -> Registry:
     registry = Registry()
     found = _all_entry_points()
     registry.held_back = sorted({ep.name for ep, first in found if not _allowed(ep, first, allow)})
+    if allow:  # the names _allowed compares with: entry-point and distribution names, as written
+        names = {first: {ep.name for ep, f in found if f == first} | _dists(ep for ep, f in found if f == first)
+                 for first in (True, False)}
+        registry.unmatched = sorted(n for n in allow if n not in names[True] | names[False])
+        registry.installed = sorted(names[False])
     seen: set[tuple[str, str]] = set()
     for ep, first in found:
         if not _allowed(ep, first, allow) or (ep.name, ep.value) in seen:

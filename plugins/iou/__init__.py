@@ -11,6 +11,7 @@ Importing this module loads numpy only; shapely and scipy load when a row needs 
 from __future__ import annotations
 
 from vlmr1.hookspecs import hookimpl
+from vlmr1.reportviews import ReportView
 from vlmr1.types import Reward, Verifier
 
 from .detection import (
@@ -24,7 +25,7 @@ from .detection import (
 )
 from .reward import DEFAULTS, check_params, compare, extract, prepare_gold, score_batch
 
-__all__ = ["register_rewards", "register_verifiers"]
+__all__ = ["register_report_views", "register_rewards", "register_verifiers"]
 
 _DOC = (
     "Box IoU/GIoU against the solution, after converting both to original-image pixels. "
@@ -71,3 +72,16 @@ def register_verifiers(register) -> None:
             "matched and scored in original-image pixels (compare); same params as the iou reward.",
         )
     )
+
+
+_VIEW = "vlmr1.plugins.iou.report:"
+
+
+@hookimpl
+def register_report_views(register) -> None:
+    register(ReportView(
+        "box",
+        applies=_VIEW + "applies", shapes=_VIEW + "shapes", notes=_VIEW + "notes", checks=_VIEW + "checks",
+        doc="Boxes, rotated boxes and polygons of answers and solutions, in original pixels and as given; "
+        "IoU both ways; the frame check (does the scored IoU column compare boxes in the model's frame?).",
+    ))

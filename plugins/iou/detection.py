@@ -25,6 +25,7 @@ from .coco import BACKENDS, coco_ap
 from .parse import Limits, Parsed, parse_answer, parse_solution
 from .reward import DEFAULTS as IOU_DEFAULTS
 from .reward import _convert, _norm_label
+from .unframed import warn_unframed
 from .vlmr1_det import CocoJob, Raises, _TooMany, map_plan, od_plan, weighted_sum_plan
 
 __all__ = ["AP_DEFAULTS", "WEIGHTED_DEFAULTS", "ap_score_batch", "check_ap_params", "check_weighted_params",
@@ -84,7 +85,7 @@ def prepare_detection_gold(solution: Any, params: Mapping[str, Any]) -> Parsed:
 
 
 # -- default mode -----------------------------------------------------------------------
-def _boxes_in_pixels(sample: Sample, pred: Parsed, gold: Parsed, p: Mapping[str, Any]) -> Verdict | tuple[list, list]:
+def _boxes_in_pixels(sample: Sample, pred: Parsed, gold: Parsed, p: Mapping[str, Any], reward: str) -> Verdict | tuple[list, list]:
     """Both sides as (label, [x1, y1, x2, y2]) in original pixels, or the verdict."""
     if not gold.ok:
         return Verdict.skip(f"bad_solution: {gold.reason}")
@@ -101,6 +102,7 @@ def _boxes_in_pixels(sample: Sample, pred: Parsed, gold: Parsed, p: Mapping[str,
     frames = resolve_frames(sample, p)
     if isinstance(frames, str):
         return Verdict.skip(frames)
+    warn_unframed(reward, sample, frames, p)
     sides = []
     for shapes, frame in ((pred.shapes, frames.pred), (gold.shapes, frames.gold)):
         scaled = _convert(shapes, *scale_to_original(frame, frames.image_size, frames.input_size))
@@ -154,7 +156,7 @@ def _plan_ap(sample: Sample, gold: Any, p: Mapping[str, Any]) -> Verdict | tuple
                 return Verdict(0.0, "too_many_boxes")
             return got, f"pred={len(got.dts)} gold={len(got.gts)}"
         return Verdict(float(got), f"{p['metric']}={got:.2f}")
-    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p)
+    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p, "detection_ap")
     if isinstance(sides, Verdict):
         return sides
     job, unknown = _ap_job(*sides, p)
@@ -231,7 +233,7 @@ def _weighted_one(sample: Sample, gold: Any, p: Mapping[str, Any]) -> Verdict:
         except _TooMany:
             return Verdict(0.0, "too_many_boxes")
         return Verdict(float(score), f"weighted={score:.2f}")
-    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p)
+    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p, "detection_weighted")
     if isinstance(sides, Verdict):
         return sides
     if len(sides[0]) * len(sides[1]) > p["max_pairs"]:

@@ -24,6 +24,7 @@ from vlmr1.frames import FRAMES, Frames, resolve_frames, scale_to_original
 from .duplicates import collapse_duplicates
 from .matching import match_pairs, score_matches
 from .parse import Limits, Parsed, Shape, parse_answer, parse_solution
+from .unframed import warn_unframed
 
 __all__ = ["DEFAULTS", "Gold", "check_params", "compare", "extract", "prepare_gold", "score_batch"]
 
@@ -163,6 +164,7 @@ def _plan(sample: Sample, parsed: Parsed, gold: Gold, p: Mapping[str, Any]) -> V
     frames = resolve_frames(sample, p)
     if isinstance(frames, str):
         return Verdict.skip(frames)
+    warn_unframed("iou", sample, frames, p)
     pred = _convert(parsed.shapes, *scale_to_original(frames.pred, frames.image_size, frames.input_size))
     golds = _convert(gold.parsed.shapes, *scale_to_original(frames.gold, frames.image_size, frames.input_size))
     labels_ok = not p["labels"] or golds[0].label is None or _norm_label(pred[0].label) == _norm_label(golds[0].label)

@@ -13,7 +13,7 @@ from vlmr1.types import Reward
 from .gold import ANSWER_JUDGE_DEFAULTS, answer_judge_ascore
 from .rewards import CONSISTENCY_DEFAULTS, consistency_ascore, preference_score_batch
 
-__all__ = ["register_rewards"]
+__all__ = ["register_commands", "register_rewards"]
 
 
 def _check_judge_params(params) -> None:  # noqa: ANN001
@@ -56,3 +56,11 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             cheap=True,
         )
     )
+
+
+@hookimpl
+def register_commands(cli) -> None:  # noqa: ANN001 - a click group of the plugin's own
+    """``vlmr1 vote``: Voting@k of a pairwise reward model (R1-Reward's test-time scaling)."""
+    from .commands import vote
+
+    cli.add_command(vote)
