@@ -48,8 +48,13 @@ def reward_for(registry: Any, spec: RewardSpec) -> Reward:
     return reward.resolved()
 
 
-def check_param_keys(spec: RewardSpec, reward: Reward) -> None:
-    """Refuse a configured param key the reward does not take, naming the nearest known key."""
+def _nowhere(*key: str) -> str:
+    return ""
+
+
+def check_param_keys(spec: RewardSpec, reward: Reward, at: Callable[..., str] = _nowhere) -> None:
+    """Refuse a configured param key the reward does not take, naming the nearest known key.
+    ``at(*key)`` gives the ``"file:line: "`` of a key of the entry (nothing for a config in code)."""
     known = reward.known_params()
     if known is None:
         return
@@ -62,13 +67,13 @@ def check_param_keys(spec: RewardSpec, reward: Reward) -> None:
         parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     takes = ", ".join(sorted(known)) if known else "no params"
     raise ConfigError(
-        f"reward {spec.name!r} ({who(spec.target, reward)}) has no param "
+        f"{at('params', unknown[0])}reward {spec.name!r} ({who(spec.target, reward)}) has no param "
         f"{', '.join(parts)}. It takes: {takes}. Fix the key in the config's `params`."
     )
 
 
 def check_param_values(spec: RewardSpec, reward: Reward, params: Mapping[str, Any],
-                       call: Callable[..., Any] | None = None) -> None:
+                       call: Callable[..., Any] | None = None, at: Callable[..., str] = _nowhere) -> None:
     """Run the reward's ``check_params`` on the merged params; any complaint is a ConfigError.
 
     ``call(fn, params)`` runs it (the engine passes its inline watchdog); a TimeoutError
@@ -78,10 +83,11 @@ def check_param_values(spec: RewardSpec, reward: Reward, params: Mapping[str, An
     try:
         (call or (lambda fn, p: fn(p)))(reward.check_params, params)
     except TimeoutError as exc:
-        raise ConfigError(f"reward {spec.name!r} ({who(spec.target, reward)}): check_params did not return within "
+        raise ConfigError(f"{at()}reward {spec.name!r} ({who(spec.target, reward)}): check_params did not return within "
                           f"{exc}. Fix or uninstall the plugin.") from None
     except Exception as exc:  # noqa: BLE001 - any complaint about params is a config error
-        raise ConfigError(f"reward {spec.name!r} (registered reward {spec.target!r}): bad params: {exc}") from exc
+        raise ConfigError(f"{at('params')}reward {spec.name!r} (registered reward {spec.target!r}): "
+                          f"bad params: {exc}") from exc
 
 
 def needed_columns(reward: Reward | None, spec: RewardSpec) -> list[tuple[str, ...]]:

@@ -42,17 +42,22 @@ def json_path(parts: Path_) -> str:
 
 
 def load_document(path: str | Path) -> tuple[Any, dict[Path_, int]]:
-    """A YAML or JSON file's data and a map from value path to 1-based line."""
+    """A YAML or JSON file's data and a map from value path to 1-based line, from one
+    parse: the node tree is composed once, its lines read off it, and the data built from
+    that same tree (by the safe constructor: a ``!!python/...`` tag fails here)."""
     import yaml
 
     text = Path(path).read_text(encoding="utf-8")
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) if node is not None else None  # a !!python/... tag fails here
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         raise ConfigError(str(Problem(str(path), line, "", f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}"))) from None
+    finally:
+        loader.dispose()
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines
@@ -227,8 +232,11 @@ def validate_file(path: str | Path, kind: str | None = None) -> tuple[str, list[
                 problems += schema_problems(row, "row", str(path), line=n)
         return "row", problems
     data, lines = load_document(path)
+    return validate_document(data, lines, path, kind)
+
+
+def validate_document(data: Any, lines: dict[Path_, int], path: str | Path, kind: str | None = None) -> tuple[str, list[Problem]]:
+    """:func:`validate_file` for a document already read with :func:`load_document`."""
     if kind is None:
         kind = "mixture" if isinstance(data, dict) and "datasets" in data else "config"
-    if kind == "config" and isinstance(data, dict) and "rewards" not in data and "datasets" not in data:
-        kind = "config"
     return kind, schema_problems(data, kind, str(path), lines)

@@ -31,15 +31,16 @@ from .columns import Column, Stats, canonical
 from .composite import formula_column, gate, topological
 from .config import Config, RewardSpec
 from .dispatch import merge_column
-from .errors import ConfigError, PluginFailure
+from .errors import ConfigError, PluginFailure, VlmrError
 from .inline import InlineGuard, InlineTimeout, PluginWarning
-from .metrics import column_metrics, failure_kind, weighted_total
+from .metrics import column_metrics, failure_kind, failures_of, weighted_total
 from .pool import WorkerPool
 from .scoring import GOLD_CACHE_SIZE, ColumnScoring
 from . import checks
 from .types import Reward, Sample, Verdict, verify
+from .verdicts import verdict_details
 
-__all__ = ["GOLD_CACHE_SIZE", "BatchResult", "Engine"]
+__all__ = ["GOLD_CACHE_SIZE", "BatchResult", "Engine", "check_config"]
 
 
 
@@ -57,13 +58,21 @@ class BatchResult:
     def __len__(self) -> int:
         return len(self.total)
 
-    def row(self, i: int) -> dict[str, Any]:
-        """``{"rewards": {...}, "reward": total, "reasons": {...}}`` for item ``i``."""
-        return {
+    def row(self, i: int, details: bool = False) -> dict[str, Any]:
+        """``{"rewards": {...}, "reward": total, "reasons": {...}}`` for item ``i``; with
+        ``failures`` (column -> failure kind) when scoring failed somewhere, and with
+        ``details`` (column -> the verdict's answer and details) when asked."""
+        out: dict[str, Any] = {
             "rewards": {name: col[i] for name, col in self.columns.items()},
             "reward": self.total[i],
             "reasons": {name: col[i] for name, col in self.reasons.items()},
         }
+        failures = failures_of(self.verdicts, i)
+        if failures:
+            out["failures"] = failures
+        if details:
+            out["details"] = {name: verdict_details(col[i]) for name, col in self.verdicts.items()}
+        return out
 
 
 class Engine(ColumnScoring):
@@ -71,10 +80,11 @@ class Engine(ColumnScoring):
     the first isolated task and serves every later batch; ``close()`` (or ``with``) stops it."""
 
     def __init__(self, config: Config, registry: Any = None, *, distrust: Iterable[str] = (), monitor: Any = None,
-                 report: Callable[[str], None] | None = None) -> None:
+                 report: Callable[[str], None] | None = None, warm_up: bool = True) -> None:
         """``distrust``: columns whose inline code is not to be run at all (their rewards run
         isolated from the start, warm-up skipped); ``monitor`` and ``report``: see
-        :class:`vlmr1.inline.InlineGuard` (a supervising process passes them)."""
+        :class:`vlmr1.inline.InlineGuard` (a supervising process passes them); ``warm_up``
+        False skips the rewards' warm-up (:func:`check_config` builds an engine only to check)."""
         if registry is None:
             from .registry import get_registry
 
@@ -90,7 +100,8 @@ class Engine(ColumnScoring):
         for c in self._columns:
             if c.name in set(distrust) and c.mode not in ("formula", "merge"):
                 c.distrust(not self.pool.inline)
-        self._warm_up()
+        if warm_up:
+            self._warm_up()
         self._weights = {c.name: float(c.spec.weight) for c in self._columns}
         self._golds: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -98,28 +109,20 @@ class Engine(ColumnScoring):
 
     # -- configuration ------------------------------------------------------------------
     def _plan(self, specs: Sequence[RewardSpec]) -> list[Column]:
-        from .formula import compile_formula, names_in
+        """A column per configured reward, in an order where each comes after what it reads.
+        Names and references were checked when the Config was made (vlmr1.config)."""
+        from .formula import compile_formula
 
         names = [s.name for s in specs]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"reward names must be unique: {names}")
         columns: dict[str, Column] = {}
         for spec in specs:
-            refs: set[str] = set()
             if spec.formula:
-                refs = names_in(spec.formula, f"reward {spec.name!r}")
                 col = Column(spec, "formula", formula=compile_formula(spec.formula, f"reward {spec.name!r}"))
             elif spec.merge:
-                refs = {case for case, _ in spec.merge}
                 col = Column(spec, "merge")
             else:
                 col = self._reward_column(spec)
-            if spec.gate:
-                refs.add(spec.gate)
-            unknown = refs - set(names)
-            if unknown:
-                raise ConfigError(f"reward {spec.name!r} refers to {', '.join(sorted(unknown))}, which is not a configured reward ({', '.join(names)}).")
-            col.refs = tuple(sorted(refs))
+            col.refs = tuple(sorted(spec.references()))
             col.index = names.index(spec.name)
             columns[spec.name] = col
         return topological(columns)
@@ -152,18 +155,29 @@ class Engine(ColumnScoring):
                 self._warn(f"warm-up of reward {c.spec.target!r} failed ({type(exc).__name__}: {exc}); "
                            f"its workers will load on first use")
 
+    def _at(self, spec: RewardSpec, *key: str) -> str:
+        """``"file:line: "`` of a config entry read from a file; nothing for a config built in code."""
+        return f"{self.config.where(*spec.origin, *key)}: " if self.config.lines else ""
+
     def _warn(self, message: str) -> None:
         import warnings
 
         warnings.warn(message, PluginWarning, stacklevel=3)
 
     def _reward_column(self, spec: RewardSpec) -> Column:
-        """A reward's column, after the checks of :mod:`vlmr1.checks` (name, param keys, values)."""
-        reward = checks.reward_for(self.registry, spec)
-        checks.check_param_keys(spec, reward)
+        """A reward's column, after the checks of :mod:`vlmr1.checks` (name, param keys, values);
+        a config read from a file gets its file and line in each message."""
+        try:
+            reward = checks.reward_for(self.registry, spec)
+        except VlmrError as exc:  # an unknown or ambiguous name: say where the config names it
+            if self.config.lines:
+                exc.args = (f"{self._at(spec, 'reward' if spec.reward else 'name')}{exc}",)
+            raise
+        at = functools.partial(self._at, spec)
+        checks.check_param_keys(spec, reward, at=at)
         params = {**dict(reward.defaults), **dict(spec.params)}
         index = [s.name for s in self.config.rewards].index(spec.name)
-        checks.check_param_values(spec, reward, params, functools.partial(self._guarded, spec, reward, index))
+        checks.check_param_values(spec, reward, params, functools.partial(self._guarded, spec, reward, index), at=at)
         prepare = reward.prepare
         if reward.is_async:
             mode, scorer = "async", None
@@ -354,6 +368,15 @@ class Engine(ColumnScoring):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_config(config: Config, registry: Any = None) -> list[str]:
+    """Everything building an engine checks — every reward name resolved against the
+    installed plugins, every reward's params checked, gates and formulas planned — without
+    warming a reward up or starting a worker. Raises what building would raise (a
+    ConfigError, an UnknownNameError); returns the configured column names."""
+    with Engine(config.with_engine(workers=0), registry, warm_up=False) as engine:
+        return engine.names
 
 
 def _close_all(pool: WorkerPool, guard: InlineGuard) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import pluggy
 
+from .reportviews import ReportView
 from .types import PromptTemplate, Reward
 
 if TYPE_CHECKING:
@@ -38,3 +39,10 @@ def register_commands(cli: click.Group) -> None:
     ``vlmr1`` and records who added them. Keep the hook cheap: import what a command
     needs inside its callback, so ``vlmr1 --help`` stays fast and torch-free.
     """
+
+
+@hookspec
+def register_report_views(register: Callable[[ReportView], None]) -> None:
+    """Register report views: ``register(ReportView(...))`` to draw the plugin's answers
+    (boxes, points, polygons, labelled detections) and check a scored file in
+    ``vlmr1 inspect``'s report. See :mod:`vlmr1.reportviews`."""

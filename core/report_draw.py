@@ -1,4 +1,5 @@
-"""The pictures of `vlmr1 inspect`: box panels and histograms, from a file it should not trust.
+"""The pictures of `vlmr1 inspect`: the shapes report views return, drawn on a row's image,
+and histograms, from a file it should not trust.
 
 A scored file names its images and their sizes; both come from whoever wrote the file.
 So an image is read only from inside an image root (an absolute path or ``../`` that
@@ -17,11 +18,13 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any, Sequence
 
-if TYPE_CHECKING:
-    from .report import Box, BoxView, Column
+from .errors import ReportError
+from .frames import to_input
+from .reportviews import Shape
 
 GT_COLOUR = (0, 170, 0)  # green: ground truth
 PRED_COLOUR = (220, 0, 0)  # red: prediction in this panel's frame
@@ -97,63 +100,100 @@ def _clip(v: float, side: float) -> float:
     return min(max(v, -side), 2 * side)
 
 
-def _draw(img: Any, boxes: Iterable[tuple[Box, tuple[int, int, int]]], width: int) -> Any:
+@dataclass
+class Panel:
+    """What one view draws for one row: its shapes (original pixels) on a picture of the
+    original image and one of the model-input size, the view's notes, and, once drawn,
+    a note about the image and the names of the two PNGs."""
+
+    view: str
+    image_size: tuple[int, int] | None  # None: nothing can be drawn, only the notes shown
+    input_size: tuple[int, int] | None
+    shapes: list[Shape]
+    notes: list[str] = field(default_factory=list)
+    image_note: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def roles(self) -> set[str]:
+        return {s.role for s in self.shapes}
+
+
+_COLOURS = {"gold": GT_COLOUR, "prediction": PRED_COLOUR, "as_given": RAW_COLOUR}
+
+
+def _draw(img: Any, shapes: Sequence[Shape], scale: float, width: int) -> None:
+    """Each shape, its coordinates times ``scale``, clipped near the canvas (a wild
+    coordinate must not make Pillow allocate or loop)."""
     from PIL import ImageDraw
 
     draw = ImageDraw.Draw(img)
     side = float(max(img.size))
-    for box, colour in boxes:
-        if not all(math.isfinite(c) for c in box):
+    for s in shapes:
+        if not s.finite:
             continue
-        x1, y1, x2, y2 = (round(_clip(c, side)) for c in box)
-        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=colour, width=width)
-    return img
+        colour = _COLOURS[s.role]
+        w = 2 * width if s.role == "gold" else width
+        pts = [(round(_clip(x * scale, side)), round(_clip(y * scale, side))) for x, y in zip(s.coords[0::2], s.coords[1::2])]
+        if s.kind == "box":
+            (x1, y1), (x2, y2) = pts
+            draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=colour, width=w)
+            corner = (min(x1, x2), min(y1, y2))
+        elif s.kind == "point":
+            (x, y), r = pts[0], 3 * w
+            draw.line([(x - r, y), (x + r, y)], fill=colour, width=w)
+            draw.line([(x, y - r), (x, y + r)], fill=colour, width=w)
+            corner = (x + r, y - r)
+        else:
+            draw.line(pts + pts[:1], fill=colour, width=w, joint="curve")
+            corner = min(pts)
+        if s.label:
+            try:
+                draw.text((corner[0] + w, max(0, corner[1] - 12 - w)), s.label[:60], fill=colour)
+            except (UnicodeError, ValueError, OSError):  # a label Pillow's fallback font cannot draw: the shape stays
+                pass
 
 
-def _panel(img: Any, scale: float, layers: Sequence[tuple[Sequence[Box], tuple[int, int, int], int]]) -> Any:
-    """Draw layers of boxes (first layer lowest) on ``img``, their coordinates times ``scale``."""
-    for boxes, colour, width in layers:
-        _draw(img, [(tuple(c * scale for c in b), colour) for b in boxes], width)  # type: ignore[misc]
-    return img
+_ORDER = {"as_given": 0, "gold": 1, "prediction": 2}  # drawn bottom to top
 
 
-def draw_box_panels(view: BoxView, row: dict[str, Any], roots: Sequence[Path], out: Path, stem: str) -> BoxView:
-    """Write ``<stem>_input.png`` and ``<stem>_original.png``; record their names on ``view``.
+def draw_panels(panel: Panel, row: dict[str, Any], roots: Sequence[Path], out: Path, stem: str) -> Panel:
+    """Write ``<stem>_input.png`` and ``<stem>_original.png``; record their names on ``panel``.
 
-    Ground truth is drawn twice as thick and first, so where a prediction coincides with
-    it both stay visible (green around red).
+    Ground truth is drawn twice as thick and before the predictions, so where a
+    prediction coincides with it both stay visible (green around red). Shapes "as given"
+    go only on the original image, under everything else.
     """
-    from .report import to_input, to_original
-
-    orig_size, s_orig = display_size(view.image_size)
-    in_size, s_in = display_size(view.input_size)
-    original, view.image_note = open_image(row, roots, orig_size)
-    w = max(2, round(min(max(view.image_size), MAX_SIDE) / 300))
-    conv = [to_original(b, view.frame, view.image_size, view.input_size) for b in view.pred_raw]
-    gold_in = [to_input(g, view.image_size, view.input_size) for g in view.gold]
-    pred_in = [to_input(b, view.image_size, view.input_size) for b in conv]
-    inp = _panel(original.resize(in_size), s_in, [(gold_in, GT_COLOUR, 2 * w), (pred_in, PRED_COLOUR, w)])
-    raw = [(view.pred_raw, RAW_COLOUR, w)] if view.frame != "original" else []
-    orig = _panel(original, s_orig, raw + [(view.gold, GT_COLOUR, 2 * w), (conv, PRED_COLOUR, w)])
-    for key, img in (("input", inp), ("original", orig)):
+    assert panel.image_size is not None
+    image_size, input_size = panel.image_size, panel.input_size or panel.image_size
+    orig_size, s_orig = display_size(image_size)
+    in_size, s_in = display_size(input_size)
+    original, panel.image_note = open_image(row, roots, orig_size)
+    w = max(2, round(min(max(image_size), MAX_SIDE) / 300))
+    layered = sorted(panel.shapes, key=lambda s: _ORDER[s.role])
+    moved = [Shape(s.kind, to_input(s.coords, image_size, input_size), s.role, s.label)
+             for s in layered if s.role != "as_given"]
+    inp = original.resize(in_size)
+    _draw(inp, moved, s_in, w)
+    _draw(original, layered, s_orig, w)
+    for key, img in (("input", inp), ("original", original)):
         name = f"{stem}_{key}.png"
         img.save(out / name)
-        view.files[key] = name
-    return view
+        panel.files[key] = name
+    return panel
 
 
-def histogram_png(col: Column, path: Path) -> None:
+def histogram_png(name: str, values: Sequence[float | None], path: Path) -> None:
     """A histogram of one column, nulls and off-scale values counted in the title."""
-    from .report import ReportError
-
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise ReportError("vlmr1 inspect draws histograms with matplotlib: pip install matplotlib (or vlmr1[train]).") from None
-    s = [v for v in col.scores if abs(v) <= MAX_SCORE]
-    off = len(col.scores) - len(s)
-    title = f"{col.name}  (n={len(s)}, null={len(col.values) - len(col.scores)}" + (f", {off} beyond ±{MAX_SCORE:g} not drawn)" if off else ")")
+    scores = [v for v in values if v is not None and math.isfinite(v)]
+    s = [v for v in scores if abs(v) <= MAX_SCORE]
+    off = len(scores) - len(s)
+    title = f"{name}  (n={len(s)}, null={len(values) - len(scores)}" + (f", {off} beyond ±{MAX_SCORE:g} not drawn)" if off else ")")
     fig = Figure(figsize=(4, 2.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

@@ -24,57 +24,43 @@ from typing import Any
 from .config import Config
 from .documents import iter_jsonl
 from .errors import VlmrError
+from .metrics import Summary, Tally
 from .outfile import PartialWriter, output_lock, recover_partial, refuse_same_file
 from .rows import RowError, sample_from_row
 from .verdicts import clean_text
 
 __all__ = ["ScoreSummary", "recover_partial", "score_file"]
 
-FAILURE_PREFIXES = ("error", "crashed", "memory", "gold_error")
-
-
-@dataclass
-class RewardTally:
-    count: int = 0
-    total: float = 0.0
-    none: int = 0
-    errors: int = 0
-    timeouts: int = 0
-
-    @property
-    def mean(self) -> float | None:
-        return self.total / self.count if self.count else None
-
-
 @dataclass
 class ScoreSummary:
-    """What a run did: rows written (resumed + new), malformed rows, per-reward tallies."""
+    """What a run did: rows written (resumed + new), malformed rows, and a
+    :class:`~vlmr1.metrics.Tally` per reward column and for the weighted total.
+
+    Failures are read from each record's ``failures`` (what the engine knew when it
+    scored the row), not guessed from reason texts."""
 
     rows: int = 0
     resumed: int = 0
     malformed: int = 0
-    rewards: dict[str, RewardTally] = field(default_factory=dict)
-    total: RewardTally = field(default_factory=RewardTally)
+    rewards: dict[str, Tally] = field(default_factory=dict)
+    total: Tally = field(default_factory=Tally)
 
     def add(self, record: dict[str, Any]) -> None:
         self.rows += 1
         rewards = record.get("rewards") or {}
-        reasons = record.get("reasons") or {}
+        failures = record.get("failures") or {}
         for name, value in rewards.items():
-            t = self.rewards.setdefault(name, RewardTally())
-            reason = str(reasons.get(name, ""))
-            if value is None:
-                t.none += 1
-                t.timeouts += reason == "timeout"
-                t.errors += reason.startswith(FAILURE_PREFIXES)
-            else:
-                t.count += 1
-                t.total += float(value)
-        if record.get("reward") is None:
-            self.total.none += 1
-        else:
-            self.total.count += 1
-            self.total.total += float(record["reward"])
+            kind = failures.get(name) if isinstance(failures, dict) else None
+            self.rewards.setdefault(name, Tally()).add(_number(value), kind if isinstance(kind, str) else None)
+        self.total.add(_number(record.get("reward")))
+
+    def columns(self) -> dict[str, Summary]:
+        """Each reward column's :class:`~vlmr1.metrics.Summary`, in the order first seen."""
+        return {name: t.summary() for name, t in self.rewards.items()}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def count_records(path: Path) -> int:
@@ -91,18 +77,20 @@ def score_file(
     chunk_size: int = 256,
     on_bad_line: Callable[[int, str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    details: bool = False,
 ) -> ScoreSummary:
     """Score ``input_path`` into ``output_path`` (resuming ``output_path + '.partial'``).
 
     Raises OutputBusyError when another run writes the same output, OutputWriteError when
     the output cannot be written (the partial file stays resumable), VlmrError when the
-    output is the input.
+    output is the input. ``details`` writes each verdict's answer and details into its
+    record (``details: {column: {answer, details}}``).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     refuse_same_file(input_path, output_path, _partial_of(output_path))
     with output_lock(output_path):
         return score_locked(config, input_path, output_path, registry=registry, chunk_size=chunk_size,
-                            on_bad_line=on_bad_line, on_progress=on_progress)
+                            on_bad_line=on_bad_line, on_progress=on_progress, details=details)
 
 
 def _partial_of(output_path: Path) -> Path:
@@ -113,7 +101,7 @@ def score_locked(config: Config, input_path: Path, output_path: Path, *, registr
                  on_bad_line: Callable[[int, str], None] | None = None,
                  on_progress: Callable[[int], None] | None = None,
                  on_chunk: Callable[[list[int]], None] | None = None,
-                 engine_options: dict[str, Any] | None = None) -> ScoreSummary:
+                 engine_options: dict[str, Any] | None = None, details: bool = False) -> ScoreSummary:
     """:func:`score_file` for a caller that already holds the output's lock. ``on_chunk``
     gets the input line of each sample of a chunk before it is scored; ``engine_options``
     go to the Engine (see :func:`vlmr1.supervise.score_supervised`)."""
@@ -139,10 +127,10 @@ def score_locked(config: Config, input_path: Path, output_path: Path, *, registr
                     continue
                 chunk.append(item)
                 if len(chunk) >= chunk_size:
-                    _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, check)
+                    _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details, check)
                     chunk, check = [], None
             if chunk:
-                _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, check)
+                _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details, check)
         except BaseException:
             out.close()
             raise
@@ -160,7 +148,8 @@ class RowCountError(VlmrError):
 
 def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSummary,
                  on_bad_line: Callable[[int, str], None] | None, on_progress: Callable[[int], None] | None,
-                 on_chunk: Callable[[list[int]], None] | None = None, check: Path | None = None) -> None:
+                 on_chunk: Callable[[list[int]], None] | None = None, details: bool = False,
+                 check: Path | None = None) -> None:
     """Score one chunk and write its records; ``check``: the input, when this chunk's rows are
     first checked for the columns the rewards need (:meth:`vlmr1.engine.Engine.check_rows`)."""
     names = engine.names
@@ -184,14 +173,15 @@ def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSum
         if row is None:
             records.append({"_line": n, "rewards": {}, "reward": None, "reasons": {"_input": error}})
         else:
-            records.append({**row, "rewards": {k: None for k in names}, "reward": None, "reasons": {k: error for k in names}})
+            records.append({**row, "rewards": {k: None for k in names}, "reward": None, "reasons": {k: error for k in names},
+                            "failures": {}})
     if samples:
         lines = [chunk[slot][0] for slot in slots]
         if check is not None:
             engine.check_rows(samples, source=f"the first {len(samples)} rows of {check}", labels=[f"line {n}" for n in lines])
         if on_chunk:
             on_chunk(lines)
-        for slot, scored in zip(slots, _score_rows(engine, samples, lines, on_bad_line)):
+        for slot, scored in zip(slots, _score_rows(engine, samples, lines, on_bad_line, details)):
             records[slot] = {**chunk[slot][1], **scored}
     encoded = []
     for (n, _, _), record in zip(chunk, records):
@@ -204,24 +194,27 @@ def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSum
         on_progress(len(chunk))
 
 
-def _score_rows(engine: Any, samples: list, lines: list[int], on_bad_line: Callable[[int, str], None] | None) -> list[dict[str, Any]]:
+def _score_rows(engine: Any, samples: list, lines: list[int], on_bad_line: Callable[[int, str], None] | None,
+                details: bool = False) -> list[dict[str, Any]]:
     """Each sample's ``{"rewards", "reward", "reasons"}``. Should the engine fail on a batch
     (a bug, not a plugin failure: those are verdicts), the batch is halved until the row
     that makes it fail is found, and only that row gets the failure."""
     try:
         result = engine.score(samples)
-        return [result.row(i) for i in range(len(samples))]
+        rows = [result.row(i, details) for i in range(len(samples))]
+        return [{**r, "failures": r.get("failures", {})} for r in rows]  # always: a row's own key is not read as ours
     except VlmrError:  # strict mode, a config problem: the user asked to stop
         raise
     except Exception as exc:  # noqa: BLE001
         if len(samples) > 1:
             mid = len(samples) // 2
-            return (_score_rows(engine, samples[:mid], lines[:mid], on_bad_line)
-                    + _score_rows(engine, samples[mid:], lines[mid:], on_bad_line))
+            return (_score_rows(engine, samples[:mid], lines[:mid], on_bad_line, details)
+                    + _score_rows(engine, samples[mid:], lines[mid:], on_bad_line, details))
         reason = clean_text(f"error: engine: {type(exc).__name__}: {exc}", 300)
         if on_bad_line:
             on_bad_line(lines[0], reason)
-        return [{"rewards": {k: None for k in engine.names}, "reward": None, "reasons": {k: reason for k in engine.names}}]
+        return [{"rewards": {k: None for k in engine.names}, "reward": None, "reasons": {k: reason for k in engine.names},
+                 "failures": {k: "error" for k in engine.names}}]
 
 
 def _encode(record: dict[str, Any], n: int, names: list[str]) -> tuple[bytes, dict[str, Any]]:

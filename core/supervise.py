@@ -59,13 +59,13 @@ class _Outcome:
 def score_supervised(config: Config, input_path: str | Path, output_path: str | Path, *, registry: Any = None,
                      chunk_size: int = 256, on_bad_line: Callable[[int, str], None] | None = None,
                      on_progress: Callable[[int], None] | None = None,
-                     on_warning: Callable[[str], None] | None = None) -> ScoreSummary:
+                     on_warning: Callable[[str], None] | None = None, details: bool = False) -> ScoreSummary:
     """:func:`vlmr1.scorefile.score_file`, in a scoring process that is replaced when inline
     plugin code kills or wedges it (see the module docstring)."""
     input_path, output_path = Path(input_path), Path(output_path)
     if "fork" not in multiprocessing.get_all_start_methods():
         return score_file(config, input_path, output_path, registry=registry, chunk_size=chunk_size,
-                          on_bad_line=on_bad_line, on_progress=on_progress)
+                          on_bad_line=on_bad_line, on_progress=on_progress, details=details)
     if registry is None:
         from .registry import get_registry
 
@@ -76,7 +76,7 @@ def score_supervised(config: Config, input_path: str | Path, output_path: str | 
     with output_lock(output_path):
         while True:
             outcome = _run_once(config, input_path, output_path, registry, chunk_size, distrust,
-                                on_bad_line, on_progress, warn)
+                                on_bad_line, on_progress, warn, details)
             if outcome.summary is not None:
                 return outcome.summary
             if outcome.interrupted:
@@ -92,12 +92,12 @@ def score_supervised(config: Config, input_path: str | Path, output_path: str | 
 
 def _run_once(config: Config, input_path: Path, output_path: Path, registry: Any, chunk_size: int, distrust: list[str],
               on_bad_line: Callable[[int, str], None] | None, on_progress: Callable[[int], None] | None,
-              warn: Callable[[str], None]) -> _Outcome:
+              warn: Callable[[str], None], details: bool = False) -> _Outcome:
     ctx = multiprocessing.get_context("fork")
     monitor = ctx.RawArray("d", 5)
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_scoring_process, name="vlmr1-score",
-                       args=(send, monitor, config, input_path, output_path, registry, chunk_size, tuple(distrust)))
+                       args=(send, monitor, config, input_path, output_path, registry, chunk_size, tuple(distrust), details))
     proc.start()
     send.close()
     outcome = _Outcome()
@@ -237,7 +237,7 @@ def _rebuild(name: str, message: str) -> VlmrError:
 
 
 def _scoring_process(conn: Any, monitor: Any, config: Config, input_path: Path, output_path: Path, registry: Any,
-                     chunk_size: int, distrust: tuple[str, ...]) -> None:
+                     chunk_size: int, distrust: tuple[str, ...], details: bool = False) -> None:
     """The forked scoring process: :func:`score_locked` (the watcher holds the lock), reporting over ``conn``."""
     import traceback
     import warnings
@@ -254,7 +254,8 @@ def _scoring_process(conn: Any, monitor: Any, config: Config, input_path: Path, 
         summary = score_locked(config, input_path, output_path, registry=registry, chunk_size=chunk_size,
                                on_bad_line=lambda n, why: send("bad", n, why), on_progress=lambda k: send("progress", k),
                                on_chunk=lambda lines: send("chunk", lines),
-                               engine_options={"distrust": distrust, "monitor": monitor, "report": lambda t: send("warn", t)})
+                               engine_options={"distrust": distrust, "monitor": monitor, "report": lambda t: send("warn", t)},
+                               details=details)
         send("done", summary)
     except KeyboardInterrupt:
         send("interrupted")

@@ -12,7 +12,7 @@ from typing import Any
 from .pool import failure_reason
 from .types import Verdict
 
-__all__ = ["MAX_SCORE", "checked", "clean_text", "failed", "from_exception"]
+__all__ = ["MAX_SCORE", "checked", "clean_text", "failed", "from_exception", "plain", "verdict_details"]
 
 # Larger scores are a plugin bug, not a reward: bounding them keeps every sum, mean and
 # std the engine and TRL compute finite (1e154 squared is already past a float).
@@ -74,3 +74,45 @@ def _encodes(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+MAX_DETAIL_TEXT = 2000  # characters of one string in written details
+MAX_DETAIL_ITEMS = 200  # entries of one list or mapping in written details
+MAX_DETAIL_DEPTH = 12
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON that any writer accepts: strings, finite numbers, booleans, null,
+    lists and string-keyed objects, bounded in size. Anything else (a parsed answer object,
+    a tuple, NaN) becomes text or a list, so details can never cost a row its record."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else clean_text(value, 100)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return clean_text(value, MAX_DETAIL_TEXT)
+    if depth >= MAX_DETAIL_DEPTH:
+        return _text(value, 200)
+    if isinstance(value, dict) or hasattr(value, "items"):
+        try:
+            items = list(value.items())[:MAX_DETAIL_ITEMS]
+        except Exception:  # noqa: BLE001 - an odd mapping is still only a detail
+            return _text(value, MAX_DETAIL_TEXT)
+        return {clean_text(k, 200): plain(v, depth + 1) for k, v in items}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v, depth + 1) for v in list(value)[:MAX_DETAIL_ITEMS]]
+    return _text(value, MAX_DETAIL_TEXT)
+
+
+def _text(value: Any, limit: int) -> str:
+    try:
+        return clean_text(repr(value), limit)
+    except Exception as exc:  # noqa: BLE001 - a repr that raises
+        return f"<{type(value).__name__}: repr failed: {type(exc).__name__}>"
+
+
+def verdict_details(verdict: Verdict) -> dict[str, Any]:
+    """What ``vlmr1 score --details`` writes for one verdict: its answer and details, as plain JSON."""
+    return {"answer": plain(verdict.answer), "details": plain(verdict.details)}

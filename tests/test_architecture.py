@@ -24,14 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"core": "vlmr1", "plugins": "vlmr1.plugins", "trainers": "vlmr1.trainers"}
 MAX_LINES = 400
 
-# Violations that exist today and are being removed: the report drawing iou's boxes (the
-# report-view hook replaces it) and the vote command living in core (it moves to the judge
-# plugin). Delete this list once they are gone; the test fails while it names one that is.
-KNOWN: set[tuple[str, str]] = {
-    ("vlmr1.report", "vlmr1.plugins.iou.parse"),
-    ("vlmr1.cli.vote", "vlmr1.plugins.judge.vote"),
-}
-
 
 @dataclass(frozen=True)
 class Import:
@@ -142,7 +134,7 @@ def _why_not(imp: Import) -> str | None:
 
 def layering_violations() -> list[str]:
     return [f"{MODULES[i.source].relative_to(ROOT)}:{i.line}: {i.source} imports {i.target}: {_why_not(i)}"
-            for i in ALL_IMPORTS if _why_not(i) and (i.source, i.target) not in KNOWN]
+            for i in ALL_IMPORTS if _why_not(i)]
 
 
 def import_graph(imports: list[Import], modules: set[str]) -> dict[str, set[str]]:
@@ -201,12 +193,6 @@ def test_the_walk_sees_the_whole_house():
 
 def test_core_imports_no_plugin_and_no_trainer_and_plugins_import_no_sibling():
     assert layering_violations() == []
-
-
-def test_the_known_exceptions_still_exist():
-    """KNOWN is a list of debts, not a licence: once one is paid, it must leave the list."""
-    present = {(i.source, i.target) for i in ALL_IMPORTS}
-    assert KNOWN <= present, f"no longer imported, delete from KNOWN: {sorted(KNOWN - present)}"
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

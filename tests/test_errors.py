@@ -167,7 +167,7 @@ def test_score_with_an_unknown_reward_names_the_nearest_and_writes_nothing(tmp_p
         result = CliRunner().invoke(main, ["score", "--config", str(tmp_path / "c.yaml"), "--input", str(tmp_path / "in.jsonl"),
                                            "--output", str(tmp_path / "out.jsonl"), "--no-progress"])
     assert result.exit_code == 2
-    assert "Error: Unknown reward 'fromat'. Did you mean 'format'? Installed rewards: accuracy, format, iou." in result.output
+    assert f"Error: {tmp_path / 'c.yaml'}:2: Unknown reward 'fromat'. Did you mean 'format'? Installed rewards: accuracy, format, iou." in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out.jsonl").exists()
 
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from vlmr1.cli import main
 
-RESERVED = {"rewards", "reward", "reasons", "_line"}
+RESERVED = {"rewards", "reward", "reasons", "failures", "_line"}
 CONFIG = {
     "rewards": [
         {"name": "format", "weight": 0.5},

@@ -199,8 +199,8 @@ def test_malformed_reference_text_is_refused_when_registering():
 IMPLEMENTATION = {"numpy", "shapely", "scipy", "jsonschema", "math_verify", "sympy", "rapidfuzz", "starlette",
                   "uvicorn", "httpx", "prometheus_client", "torch", "transformers", "trl", "PIL", "yaml"}
 # the plugin modules registering may import: the package, its plain-data params, the
-# json plugin's templates (data), and the click commands the serve plugin adds
-ALLOWED_PLUGIN_MODULES = {"vlmr1.plugins.json.templates", "vlmr1.plugins.serve.command"}
+# json plugin's templates (data), and the click commands the serve and judge plugins add
+ALLOWED_PLUGIN_MODULES = {"vlmr1.plugins.json.templates", "vlmr1.plugins.serve.command", "vlmr1.plugins.judge.commands"}
 
 
 @pytest.mark.parametrize("command", [["plugins", "--json"], ["rewards", "--json"], ["rewards"]])

@@ -76,3 +76,17 @@ def test_the_real_distribution_is_first_party_by_its_files(impostor):
     found = json.loads(out.stdout)
     assert ["vlmr1", "9.9", False] in found
     assert any(name == "vlmr1" and version != "9.9" and own for name, version, own in found)
+
+
+def test_the_egg_info_beside_the_sources_is_build_residue_not_a_second_vlmr1(tmp_path):
+    """An editable install leaves vlmr1.egg-info beside the sources; with the checkout on
+    sys.path it would read as a second, possibly stale, distribution named vlmr1."""
+    import importlib.metadata as md
+
+    import vlmr1
+    from vlmr1 import discovery
+
+    root = Path(vlmr1.__file__).resolve().parent.parent
+    assert discovery._build_residue(md.PathDistribution(root / "vlmr1.egg-info"))
+    assert not discovery._build_residue(md.PathDistribution(tmp_path / "vlmr1.egg-info"))
+    assert not discovery._build_residue(md.PathDistribution(root / "other.egg-info"))

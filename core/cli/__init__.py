@@ -8,7 +8,9 @@ Anything else is a bug and keeps its traceback; ``VLMR1_DEBUG=1`` shows the trac
 the expected failures too.
 
 Plugins add subcommands through the ``register_commands`` hook; the built-in
-table below is looked up first, the registry's commands next."""
+table below is looked up first, the registry's commands next. Every command but a
+request for help starts by warning about plugins that failed to load (one line each on
+stderr), so a broken plugin is never a silent one."""
 
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ import click
 
 from ..errors import VlmrError
 
+DOCS_URL = "https://vlmr1.dev/docs/"
+HELP_OPTIONS = ["-h", "--help"]
+_HELP = "vlmr1.help"  # ctx.meta key: the subcommand was asked for its help
+
 # name -> "module:attribute" inside vlmr1.cli
 COMMANDS = {
     "plugins": "listing:plugins",
@@ -28,7 +34,6 @@ COMMANDS = {
     "templates": "listing:templates",
     "validate": "validate:validate",
     "score": "score:score",
-    "vote": "vote:vote",
     "new-plugin": "scaffold:new_plugin",
     "inspect": "inspect:inspect_cmd",
 }
@@ -62,6 +67,7 @@ class LazyGroup(click.Group):
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             ctx.fail(f"No such command '{name}'.{hint} Run `vlmr1 --help` to list the commands.")
+        ctx.meta[_HELP] = _asks_for_help(args[1:])
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201
@@ -76,6 +82,21 @@ class LazyGroup(click.Group):
                 raise
             click.echo(f"Error: {message}", err=True)
             sys.exit(2)
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    """Whether a subcommand's arguments ask for its help (before any ``--``)."""
+    rest = args[: args.index("--")] if "--" in args else args
+    return any(a in HELP_OPTIONS for a in rest)
+
+
+def warn_plugin_problems() -> None:
+    """One ``Warning:`` line on stderr per plugin that failed to load, name conflict, or
+    ``VLMR1_PLUGINS`` name that matches nothing installed."""
+    from ..registry import get_registry
+
+    for line in get_registry().errors():
+        click.echo(f"Warning: {line}", err=True)
 
 
 def _stdout_gone() -> bool:
@@ -114,10 +135,24 @@ def expected_failure(exc: BaseException) -> str | None:
     return None
 
 
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, context_settings={"help_option_names": HELP_OPTIONS},
+             epilog=f"Run `vlmr1 COMMAND -h` for a command's options and examples. Docs: {DOCS_URL}")
 @click.version_option(package_name="vlmr1")
-def main() -> None:
-    """vlmr1: rewards and verifiers for GRPO training of vision-language models."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """vlmr1: rewards for GRPO training of vision-language models.
+
+    \b
+    Examples:
+      vlmr1 plugins
+      vlmr1 validate rec.yaml
+      vlmr1 score --config rec.yaml --input outputs.jsonl --output scored.jsonl
+      vlmr1 inspect scored.jsonl
+
+    Shell completion (bash): eval "$(_VLMR1_COMPLETE=bash_source vlmr1)"
+    """
+    if not ctx.meta.get(_HELP) and not ctx.resilient_parsing:
+        warn_plugin_problems()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,11 +12,12 @@ text, imported (numpy; shapely and scipy when a row needs them) when a run first
 from __future__ import annotations
 
 from vlmr1.hookspecs import hookimpl
+from vlmr1.reportviews import ReportView
 from vlmr1.types import Reward
 
 from .params import AP_DEFAULTS, DEFAULTS, WEIGHTED_DEFAULTS
 
-__all__ = ["register_rewards"]
+__all__ = ["register_report_views", "register_rewards"]
 
 _REWARD = "vlmr1.plugins.iou.reward:"
 _DETECTION = "vlmr1.plugins.iou.detection:"
@@ -51,3 +52,16 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
         "matched=2/3 pred=2 labels_ok=2, no_object_ok, missed, false_alarm, bad_solution.",
         score_batch=_DETECTION + "weighted_score_batch", prepare=_DETECTION + "prepare_detection_gold", cheap=True,
         defaults=dict(WEIGHTED_DEFAULTS), check_params=_DETECTION + "check_weighted_params", needs=("solution",)))
+
+
+_VIEW = "vlmr1.plugins.iou.report:"
+
+
+@hookimpl
+def register_report_views(register) -> None:  # noqa: ANN001 - the core's callback
+    register(ReportView(
+        "box",
+        applies=_VIEW + "applies", shapes=_VIEW + "shapes", notes=_VIEW + "notes", checks=_VIEW + "checks",
+        doc="Boxes, rotated boxes and polygons of answers and solutions, in original pixels and as given; "
+        "IoU both ways; the frame check (does the scored IoU column compare boxes in the model's frame?).",
+    ))

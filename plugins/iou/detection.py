@@ -25,6 +25,7 @@ from .coco import BACKENDS, coco_ap
 from .params import AP_DEFAULTS, WEIGHTED_DEFAULTS
 from .parse import Limits, Parsed, parse_answer, parse_solution
 from .reward import _convert, _norm_label
+from .unframed import warn_unframed
 from .vlmr1_det import CocoJob, Raises, _TooMany, map_plan, od_plan, weighted_sum_plan
 
 __all__ = ["AP_DEFAULTS", "WEIGHTED_DEFAULTS", "ap_score_batch", "check_ap_params", "check_weighted_params",
@@ -81,7 +82,7 @@ def prepare_detection_gold(solution: Any, params: Mapping[str, Any]) -> Parsed:
 
 
 # -- default mode -----------------------------------------------------------------------
-def _boxes_in_pixels(sample: Sample, pred: Parsed, gold: Parsed, p: Mapping[str, Any]) -> Verdict | tuple[list, list]:
+def _boxes_in_pixels(sample: Sample, pred: Parsed, gold: Parsed, p: Mapping[str, Any], reward: str) -> Verdict | tuple[list, list]:
     """Both sides as (label, [x1, y1, x2, y2]) in original pixels, or the verdict."""
     if not gold.ok:
         return Verdict.skip(f"bad_solution: {gold.reason}")
@@ -98,6 +99,7 @@ def _boxes_in_pixels(sample: Sample, pred: Parsed, gold: Parsed, p: Mapping[str,
     frames = resolve_frames(sample, p)
     if isinstance(frames, str):
         return Verdict.skip(frames)
+    warn_unframed(reward, sample, frames, p)
     sides = []
     for shapes, frame in ((pred.shapes, frames.pred), (gold.shapes, frames.gold)):
         scaled = _convert(shapes, frame, frames)
@@ -151,7 +153,7 @@ def _plan_ap(sample: Sample, gold: Any, p: Mapping[str, Any]) -> Verdict | tuple
                 return Verdict(0.0, "too_many_boxes")
             return got, f"pred={len(got.dts)} gold={len(got.gts)}"
         return Verdict(float(got), f"{p['metric']}={got:.2f}")
-    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p)
+    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p, "detection_ap")
     if isinstance(sides, Verdict):
         return sides
     job, unknown = _ap_job(*sides, p)
@@ -228,7 +230,7 @@ def _weighted_one(sample: Sample, gold: Any, p: Mapping[str, Any]) -> Verdict:
         except _TooMany:
             return Verdict(0.0, "too_many_boxes")
         return Verdict(float(score), f"weighted={score:.2f}")
-    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p)
+    sides = _boxes_in_pixels(sample, parse_answer(text, _limits(p)), _as_parsed(gold, p), p, "detection_weighted")
     if isinstance(sides, Verdict):
         return sides
     if len(sides[0]) * len(sides[1]) > p["max_pairs"]:

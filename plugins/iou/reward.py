@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 from vlmr1.errors import ConfigError
-from vlmr1.types import Sample, Verdict
-
 from vlmr1.frames import Frames, check_frame_params, resolve_frames, rotated_to_original, to_original
+from vlmr1.types import Sample, Verdict
 
 from . import geometry
 from .compat import MODES, compat_verdict
@@ -26,6 +25,7 @@ from .duplicates import collapse_duplicates
 from .matching import match_pairs, score_matches
 from .params import DEFAULTS
 from .parse import Limits, Parsed, Shape, parse_answer, parse_solution
+from .unframed import warn_unframed
 
 __all__ = ["DEFAULTS", "Gold", "check_params", "prepare_gold", "score_batch"]
 
@@ -140,6 +140,7 @@ def _plan(sample: Sample, parsed: Parsed, gold: Gold, p: Mapping[str, Any]) -> V
     frames = resolve_frames(sample, p)
     if isinstance(frames, str):
         return Verdict.skip(frames)
+    warn_unframed("iou", sample, frames, p)
     pred = _convert(parsed.shapes, frames.pred, frames)
     golds = _convert(gold.parsed.shapes, frames.gold, frames)
     labels_ok = not p["labels"] or golds[0].label is None or _norm_label(pred[0].label) == _norm_label(golds[0].label)

@@ -12,7 +12,7 @@ from vlmr1.types import Reward
 
 from .params import ANSWER_JUDGE_DEFAULTS, BACKEND_PARAMS, CONSISTENCY_DEFAULTS
 
-__all__ = ["register_rewards"]
+__all__ = ["register_commands", "register_rewards"]
 
 # The backend settings the judge would build, built once when the engine is.
 _CHECK = "vlmr1.plugins.judge.backend:settings_from_params"
@@ -57,3 +57,11 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             needs=("solution|label|preference",),
         )
     )
+
+
+@hookimpl
+def register_commands(cli) -> None:  # noqa: ANN001 - a click group of the plugin's own
+    """``vlmr1 vote``: Voting@k of a pairwise reward model (R1-Reward's test-time scaling)."""
+    from .commands import vote
+
+    cli.add_command(vote)

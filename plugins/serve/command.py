@@ -48,7 +48,13 @@ def missing_stack() -> list[str]:
 def serve(config_path: str, host: str, port: int, token: str | None, max_rows: int, max_body_mb: float,
           batch_rows: int, batch_wait_ms: float, max_batches: int, overlap_after: float, workers: int | None, timeout: float | None,
           na_reward: float, log_level: str) -> None:
-    """Serve the configured rewards over HTTP (OpenRLHF's /get_reward, and /score)."""
+    """Serve the configured rewards over HTTP (OpenRLHF's /get_reward, and /score).
+
+    \b
+    Examples:
+      vlmr1 serve --config rec.yaml
+      vlmr1 serve --config rec.yaml --host 0.0.0.0 --port 8000 --token "$VLMR1_SERVE_TOKEN" --workers 8
+    """
     missing = missing_stack()
     if missing:
         raise click.ClickException(
