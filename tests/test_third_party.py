@@ -189,6 +189,19 @@ def test_a_plugin_written_for_register_verifiers_is_reported_with_what_to_regist
     assert "Warning: plugin 'old_verifier' from vlmr1-plugin-old-verifier 0.0.4 failed to load" in stderr
     rewards, _ = listed(world, "rewards")
     assert "old_exact" not in rewards and {"ocr", "ocr_strict"} <= set(rewards)
+    got = in_venv(world, """
+import json
+from vlmr1.registry import get_registry
+from vlmr1.errors import UnknownNameError
+try:
+    get_registry().reward("old_exact")
+    print(json.dumps({"error": None}))
+except UnknownNameError as exc:
+    print(json.dumps({"error": str(exc)}))
+""")
+    # using its reward names the broken plugin and why it failed
+    assert "Unknown reward 'old_exact'" in got["error"]
+    assert "old_verifier (vlmr1-plugin-old-verifier 0.0.4)" in got["error"] and "register_verifiers hook are gone" in got["error"]
 
 
 def test_the_table_marks_the_broken_one_and_still_exits_zero(world):
