@@ -27,16 +27,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import checks
 from .columns import Column, Stats, canonical
 from .composite import formula_column, gate, topological
 from .config import Config, RewardSpec
 from .dispatch import merge_column
-from .errors import ConfigError, PluginFailure, VlmrError
+from .errors import PluginFailure, VlmrError
 from .inline import InlineGuard, InlineTimeout, PluginWarning
 from .metrics import column_metrics, failure_kind, failures_of, weighted_total
 from .pool import WorkerPool
 from .scoring import GOLD_CACHE_SIZE, ColumnScoring
-from . import checks
 from .types import Reward, Sample, Verdict, verify
 from .verdicts import verdict_details
 
