@@ -278,8 +278,11 @@ def _read(text: str, several: str) -> Reading:
     s = _strip_delimiters(normalize(text))
     s = _OPTION_LABEL.sub("", s, count=1)  # "A. 8", "(C) 12 cm": the value an option gives
     words = fold_words(s)
-    if words is not None and (len(words) >= 4 or " " in words or _WRAPPER.match(s)):
-        return Reading(words, words=True)  # "Evelyn", "\\text{odd}": short letter runs stay algebra
+    if words is not None and (_WRAPPER.match(s) or (
+            (len(words) >= 4 or " " in words) and not all(len(w) == 1 for w in words.split()))):
+        # "Evelyn", "\\text{odd}" are words; short letter runs ("odd" bare) and single letters
+        # apart ("m r s", a product in LaTeX) stay algebra
+        return Reading(words, words=True)
     split = split_unit(s)
     prose = False
     if _is_prose(split.math):
