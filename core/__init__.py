@@ -1,4 +1,4 @@
-"""vlmr1: rewards and verifiers for GRPO training of vision-language models.
+"""vlmr1: rewards for GRPO training of vision-language models.
 
 Importing this package is cheap: no plugin is loaded and no torch is imported
 until something asks for the registry.
@@ -6,7 +6,7 @@ until something asks for the registry.
 
 from .hookspecs import hookimpl
 from .reportviews import Notice, ReportView, Shape
-from .types import Params, PromptTemplate, Provenance, Reward, Sample, Verdict, Verifier
+from .types import Params, PromptTemplate, Provenance, Reward, Sample, Verdict
 
 __version__ = "0.1.0"
 
@@ -21,7 +21,6 @@ __all__ = [
     "Sample",
     "Shape",
     "Verdict",
-    "Verifier",
     "get_registry",
     "__version__",
 ]
@@ -32,3 +31,11 @@ def get_registry():  # noqa: ANN201 - re-exported lazily to keep import light
     from .registry import get_registry as _get
 
     return _get()
+
+
+def __getattr__(name: str):  # noqa: ANN202 - a module's attribute hook
+    if name == "Verifier":  # a plugin written for the old two-concept API fails with the way forward
+        from .types import VERIFIER_GONE
+
+        raise ImportError(VERIFIER_GONE)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

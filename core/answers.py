@@ -1,9 +1,17 @@
-"""Where the answer is in a completion: think/answer tags and Markdown code fences.
+"""Where the answer is in a completion: think/answer tags, Markdown code fences, and
+``\\boxed{}`` answers.
 
 Every reward that reads an answer starts here, so a task's format check and its accuracy
 reward agree on what "the answer" is.
 
-Tag checking runs in linear time.
+Tag checking and box reading run in linear time.
+
+``\\boxed{\\frac{1}{2}}`` cannot be found with a regular expression (the braces nest), so
+a box is read by a brace-balancing scan from its opening brace; escaped braces (``\\{``)
+do not count. Several boxes for one answer (``\\boxed{(1, 2)}, \\boxed{(2, 1)}``,
+``\\boxed{k = 45} \\quad\\text{and}\\quad \\boxed{n = 2}``) are read together, as a list,
+when only commas, "and"/"or" and spacing separate them; a box after other words
+(``\\boxed{10} at first, but correcting: \\boxed{12}``) replaces the ones before it.
 
 A format check runs on every completion of every training step, and completions are
 written by a model that is being optimised against it: any input it can produce, it
@@ -15,9 +23,15 @@ length of the completion whatever it contains.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["TagCheck", "check_tags", "answer_span", "answer_text", "strip_fence"]
+__all__ = ["TagCheck", "answer_span", "answer_text", "box_before", "check_tags", "final_boxes", "last_boxed",
+           "matching_brace", "strip_fence"]
+
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_MAX_BOX_TRIES = 4
+_MAX_BOXES = 12
 
 
 @dataclass(frozen=True)
@@ -140,3 +154,79 @@ def strip_fence(text: str, widest: bool = False) -> str:
     elif word.lower().startswith("json") and word[4:5] in ("{", "[", " "):
         body = body.lstrip()[4:]  # ```json{"a": 1}``` on one line
     return body.strip()
+
+
+# -- \boxed{} ----------------------------------------------------------------------------
+def matching_brace(text: str, open_at: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``open_at``, or -1 if it never closes."""
+    depth = 0
+    i, n = open_at, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2  # \{ and \} are literal braces
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def box_before(text: str, end: int) -> tuple[int, int, str] | None:
+    """The last complete box starting before ``end``: (start, end, content), or None.
+
+    A box that never closes (a truncated completion) is skipped for the one before it.
+    ``\\boxed 5`` (no braces) gives ``5``."""
+    for _ in range(_MAX_BOX_TRIES):
+        at, command = max((text.rfind(c, 0, end), c) for c in _BOX_COMMANDS)
+        if at < 0:
+            return None
+        i = at + len(command)
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            close = matching_brace(text, i)
+            if close >= 0:
+                return at, close + 1, text[i + 1:close]
+        elif i < len(text) and i > at + len(command):
+            stop = i
+            while stop < len(text) and not text[stop].isspace() and text[stop] not in "$,":
+                stop += 1
+            return (at, stop, text[i:stop]) if stop > i else None
+        end = at
+    return None
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``), or None."""
+    got = box_before(text, len(text))
+    return got[2] if got is not None else None
+
+
+_GAP_NOISE = re.compile(r"\\(?:text|mathrm|textrm)\s*\{\s*(?:and|or)\s*\}|\\q?quad|\\[,;:! ]|\\[()\[\]]|\$")
+_GAP_OK = re.compile(r"^[\s,;]*(?:(?:and|or)[\s,;]*)*$")
+
+
+def final_boxes(text: str) -> str | None:
+    """The last box, together with the boxes just before it that only commas, "and",
+    "or" and spacing separate from it, joined as a list (``1, 2``); None without a box."""
+    last = box_before(text, len(text))
+    if last is None:
+        return None
+    start, _, content = last
+    parts = [content.strip()]
+    for _ in range(_MAX_BOXES):
+        prev = box_before(text, start)
+        if prev is None:
+            break
+        gap = text[prev[1]:start]
+        if len(gap) >= 70 or not _GAP_OK.match(_GAP_NOISE.sub(" ", gap)):
+            break
+        if prev[2].strip() != parts[0]:
+            parts.insert(0, prev[2].strip())
+        start = prev[0]
+    return ", ".join(p for p in parts if p) or parts[-1]

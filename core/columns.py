@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checks import who
 from .config import RewardSpec
 from .inline import InlineGuard, InlineTimeout, Watch
 from .types import Reward, Sample, Verdict
@@ -55,9 +56,7 @@ class Column:
 
     @property
     def who(self) -> str:
-        prov = self.reward.provenance if self.reward is not None else None
-        target = f"registered reward {self.spec.target!r}"
-        return f"{target} from plugin {prov.plugin!r} (distribution {prov.distribution} {prov.version})" if prov else target
+        return who(self.spec.target, self.reward)
 
     def hook(self, name: str) -> Callable[..., Any] | None:
         """An auxiliary inline hook (triage, dedupe_key), or None once the column is distrusted."""

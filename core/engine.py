@@ -3,10 +3,10 @@ reasons, the weighted total and metrics out.
 
 How each configured reward runs:
 
-- isolated (``score`` without ``cheap``, or ``verifier=``): one task per distinct item
+- isolated (``score``, or ``extract`` + ``compare``, without ``cheap``): one task per distinct item
   in a pebble worker pool, each under ``engine.timeout``; a raise, hang, crash or
   out-of-memory costs only that item (None and a reason);
-- cheap (``score_batch``, or ``score`` with ``cheap=True``): inline, no process hop,
+- cheap (``score_batch``, or per item with ``cheap=True``): inline, no process hop,
   each call under the inline watchdog (``engine.inline_timeout``; see vlmr1.inline);
 - async (``ascore_batch``): awaited in the main process under ``engine.async_timeout``.
 
@@ -27,17 +27,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import checks
 from .columns import Column, Stats, canonical
 from .composite import formula_column, gate, topological
 from .config import Config, RewardSpec
 from .dispatch import merge_column
-from .errors import ConfigError, PluginFailure, VlmrError
+from .errors import PluginFailure, VlmrError
 from .inline import InlineGuard, InlineTimeout, PluginWarning
 from .metrics import column_metrics, failure_kind, failures_of, weighted_total
 from .pool import WorkerPool
 from .scoring import GOLD_CACHE_SIZE, ColumnScoring
+from .types import Reward, Sample, Verdict, verify
 from .verdicts import verdict_details
-from .types import Reward, Sample, Verdict, Verifier
 
 __all__ = ["GOLD_CACHE_SIZE", "BatchResult", "Engine", "check_config"]
 
@@ -164,38 +165,43 @@ class Engine(ColumnScoring):
         warnings.warn(message, PluginWarning, stacklevel=3)
 
     def _reward_column(self, spec: RewardSpec) -> Column:
+        """A reward's column, after the checks of :mod:`vlmr1.checks` (name, param keys, values);
+        a config read from a file gets its file and line in each message."""
         try:
-            reward: Reward = self.registry.reward(spec.target)
+            reward = checks.reward_for(self.registry, spec)
         except VlmrError as exc:  # an unknown or ambiguous name: say where the config names it
             if self.config.lines:
                 exc.args = (f"{self._at(spec, 'reward' if spec.reward else 'name')}{exc}",)
             raise
+        at = functools.partial(self._at, spec)
+        checks.check_param_keys(spec, reward, at=at)
         params = {**dict(reward.defaults), **dict(spec.params)}
-        if reward.check_params is not None:
-            budget = self.config.engine.inline_timeout
-            probe = Column(spec, "check", reward, index=[s.name for s in self.config.rewards].index(spec.name))
-            try:
-                self.guard.call(spec.name, probe.index, "check_params", probe.who, budget, reward.check_params, params)
-            except InlineTimeout:
-                raise ConfigError(f"{self._at(spec)}reward {spec.name!r} ({probe.who}): check_params did not return within "
-                                  f"engine.inline_timeout ({budget:g} s). Fix or uninstall the plugin.") from None
-            except Exception as exc:  # noqa: BLE001 - any complaint about params is a config error
-                raise ConfigError(f"{self._at(spec, 'params')}reward {spec.name!r} (registered reward {spec.target!r}): "
-                                  f"bad params: {exc}") from exc
+        index = [s.name for s in self.config.rewards].index(spec.name)
+        checks.check_param_values(spec, reward, params, functools.partial(self._guarded, spec, reward, index), at=at)
         prepare = reward.prepare
         if reward.is_async:
             mode, scorer = "async", None
         elif reward.score_batch is not None:
             mode, scorer = "batch", reward.score_batch
         else:
-            if reward.verifier is not None:
-                verifier: Verifier = self.registry.verifier(reward.verifier)
-                scorer = verifier.verify
-                prepare = prepare or verifier.prepare
-            else:
-                scorer = reward.score
+            scorer = reward.score if reward.extract is None else functools.partial(verify, reward.extract, reward.compare)
             mode = "inline" if reward.cheap else "isolated"
         return Column(spec, mode, reward, scorer, prepare, params, canonical(params))
+
+    def _guarded(self, spec: RewardSpec, reward: Reward, index: int, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` under the inline watchdog; an overrun is a TimeoutError."""
+        budget = self.config.engine.inline_timeout
+        try:
+            return self.guard.call(spec.name, index, "check_params", checks.who(spec.target, reward), budget, fn, *args)
+        except InlineTimeout:
+            raise TimeoutError(f"engine.inline_timeout ({budget:g} s)") from None
+
+    def check_rows(self, rows: Sequence[Sample | Mapping[str, Any]], *, source: str = "the rows",
+                   labels: Sequence[Any] | None = None) -> None:
+        """Refuse ``rows`` (dataset rows or Samples) when a column a configured reward needs
+        appears in none of them (:func:`vlmr1.checks.check_columns`). Call it before scoring."""
+        planned = [(c.spec, c.reward) for c in self._columns]
+        checks.check_columns(planned, rows, default_task=self.config.task, source=source, labels=labels)
 
     @property
     def names(self) -> list[str]:

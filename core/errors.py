@@ -11,7 +11,7 @@ class VlmrError(Exception):
 
 
 class UnknownNameError(VlmrError, KeyError):
-    """A reward, verifier or template name that nothing registered."""
+    """A reward, template or command name that nothing registered."""
 
     def __init__(self, kind: str, name: str, known: Iterable[str], held_back: Iterable[str] = (),
                  broken: Iterable[str] = ()) -> None:

@@ -8,7 +8,12 @@ original image. Comparing across frames without converting makes IoU collapse, s
 reward converts every box to original-image pixels first.
 
 Frames: "original" (original pixels), "input" (model-input pixels), "norm1000",
-"norm1". "auto" is resolved per row by :func:`resolve_frame` (rules in docs/rewards/iou.md).
+"norm1". "auto" is resolved per row by :func:`resolve_frames` (rules in docs/rewards/iou.md).
+
+For plugin authors: a reward that reads coordinates declares :data:`FRAME_DEFAULTS` among
+its defaults, calls :func:`check_frame_params` from its ``check_params``, resolves each row
+with :func:`resolve_frames` and brings boxes, points and polygons to original pixels with
+:func:`to_original` (rotated boxes with :func:`rotated_to_original`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vlmr1.errors import ConfigError
 from vlmr1.types import Sample
 
-__all__ = ["FAMILIES", "FRAMES", "Frames", "input_size_of", "resolve_frames", "scale_to_original", "smart_resize",
-           "to_input", "to_original"]
+__all__ = ["FAMILIES", "FRAME_DEFAULTS", "FRAMES", "Frames", "check_frame_params", "from_original", "input_size_of",
+           "resolve_frames", "rotated_corners", "rotated_to_original", "scale_to_original", "smart_resize", "to_input",
+           "to_original"]
 
 FRAMES = ("original", "input", "norm1000", "norm1")
 # Which frame each model family answers in when frame is "auto".
@@ -30,6 +37,17 @@ FAMILIES = {
     "qwen2.5-vl": "input",
     "qwen3-vl": "norm1000",
     "internvl": "norm1000",
+}
+# The params of a reward that reads coordinates, with their defaults. None: the row's column
+# of that name (patch_size, ...), else the processor's default.
+FRAME_DEFAULTS: dict[str, Any] = {
+    "frame": "auto",
+    "gt_frame": "original",
+    "model_family": None,
+    "patch_size": None,
+    "merge_size": None,
+    "min_pixels": None,
+    "max_pixels": None,
 }
 # Defaults of transformers' Qwen2-VL image processor (size.shortest_edge / longest_edge).
 DEFAULT_MIN_PIXELS = 56 * 56
@@ -102,7 +120,10 @@ def _setting(sample: Sample, params: Mapping[str, Any], key: str) -> Any:
 
 
 def family_of(sample: Sample, params: Mapping[str, Any]) -> str | None:
-    raw = _setting(sample, params, "model_family")
+    return _family(_setting(sample, params, "model_family"))
+
+
+def _family(raw: Any) -> str | None:
     if not raw:
         return None
     key = str(raw).strip().lower().replace("_", "-").replace(" ", "-")
@@ -110,6 +131,26 @@ def family_of(sample: Sample, params: Mapping[str, Any]) -> str | None:
     if key not in FAMILIES:
         raise ValueError(f"model_family {raw!r} is not one of {', '.join(FAMILIES)}")
     return key
+
+
+def check_frame_params(params: Mapping[str, Any], who: str = "reward") -> None:
+    """Raise a ConfigError naming the first frame param that can never work: a frame
+    name, a model family, a processor size that is not a positive integer, or
+    ``min_pixels`` above ``max_pixels``. Values left None are read from each row."""
+    for key, allowed in (("frame", ("auto", *FRAMES)), ("gt_frame", FRAMES)):
+        if key in params and params[key] not in allowed:
+            raise ConfigError(f"{who}: param {key}={params[key]!r} is not one of: {', '.join(allowed)}. Fix the reward's params.")
+    try:
+        _family(params.get("model_family"))
+    except ValueError as exc:
+        raise ConfigError(f"{who}: param {exc}. Fix the reward's params.") from None
+    for key in ("patch_size", "merge_size", "min_pixels", "max_pixels"):
+        v = params.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            raise ConfigError(f"{who}: param {key}={v!r} must be a positive integer (or left out to read it from each row).")
+    lo, hi = params.get("min_pixels"), params.get("max_pixels")
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(f"{who}: params min_pixels={lo} and max_pixels={hi}: min_pixels must not exceed max_pixels.")
 
 
 def input_size_of(sample: Sample, params: Mapping[str, Any], image_size: Size | None) -> tuple[Size | None, str]:
@@ -197,3 +238,40 @@ def to_input(coords: Sequence[float], image_size: Size, input_size: Size) -> tup
     """Flat x, y coordinates in original pixels as pixels of the model-input image."""
     sx, sy = input_size[0] / image_size[0], input_size[1] / image_size[1]
     return tuple(c * (sy if i % 2 else sx) for i, c in enumerate(coords))
+
+
+def from_original(coords: Sequence[float], frame: str, image_size: Size, input_size: Size | None) -> tuple[float, ...]:
+    """Flat x, y coordinates in original pixels as a model answering in ``frame`` writes
+    them (the inverse of :func:`to_original`): how reference answers are written."""
+    if frame not in FRAMES:
+        raise ValueError(f"unknown frame {frame!r}; choose one of {', '.join(FRAMES)}")
+    if frame == "input" and input_size is None:
+        raise ValueError("frame 'input' needs the model-input size")
+    sx, sy = scale_to_original(frame, image_size, input_size)
+    return tuple(c / (sy if i % 2 else sx) for i, c in enumerate(coords))
+
+
+def rotated_corners(cx: float, cy: float, w: float, h: float, angle_deg: float) -> list[tuple[float, float]]:
+    """Corners of a w x h box centred at (cx, cy), turned by ``angle_deg`` degrees.
+
+    x' = cx + dx cos(a) - dy sin(a), y' = cy + dx sin(a) + dy cos(a), in image
+    coordinates (y grows downward, so a positive angle turns clockwise on screen).
+    """
+    t = math.radians(angle_deg)
+    c, s = math.cos(t), math.sin(t)
+    out = []
+    for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)):
+        out.append((cx + dx * c - dy * s, cy + dx * s + dy * c))
+    return out
+
+
+def rotated_to_original(box: Sequence[float], frame: str, image_size: Size | None,
+                        input_size: Size | None) -> tuple[str, tuple[float, ...]]:
+    """A rotated box (cx, cy, w, h, angle in degrees) in original pixels: ``("rotated",
+    box)`` when x and y scale alike, else ``("polygon", corners)``, since unequal factors
+    turn a rotated rectangle into a parallelogram."""
+    sx, sy = scale_to_original(frame, image_size, input_size)
+    cx, cy, w, h, angle = box
+    if abs(sx - sy) <= 1e-12 * max(abs(sx), abs(sy)):
+        return "rotated", (cx * sx, cy * sy, w * sx, h * sy, angle)
+    return "polygon", tuple(v for x, y in rotated_corners(cx, cy, w, h, angle) for v in (x * sx, y * sy))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 from .reportviews import ReportView
-from .types import PromptTemplate, Reward, Verifier
+from .types import PromptTemplate, Reward
 
 if TYPE_CHECKING:
     import click
@@ -21,13 +21,9 @@ hookimpl = pluggy.HookimplMarker("vlmr1")
 
 
 @hookspec
-def register_verifiers(register: Callable[[Verifier], None]) -> None:
-    """Register task verifiers: ``register(Verifier(...))`` once per verifier."""
-
-
-@hookspec
 def register_rewards(register: Callable[[Reward], None]) -> None:
-    """Register rewards: ``register(Reward(...))`` once per reward."""
+    """Register rewards: ``register(Reward(...))`` once per reward. Give callables as
+    ``"module:attr"`` text so that registering imports no implementation."""
 
 
 @hookspec

@@ -7,7 +7,7 @@ recycle workers after N tasks so a leaky plugin cannot grow without bound. Each
 worker also gets an address-space cap (RLIMIT_AS).
 
 Items travel in small chunks, not one pebble task each: a pebble round trip costs
-0.1-0.3 ms, more than a fast verifier's whole check. The timeout stays per item: the
+0.1-0.3 ms, more than a fast reward's whole check. The timeout stays per item: the
 worker records in shared memory which item of its chunk it is on and since when,
 and the parent kills a worker whose current item has run past ``timeout``. That
 item gets "timeout" (or "crashed" if the worker died under it); the chunk's other

@@ -1,46 +1,48 @@
 """Discovers plugins through entry points and keeps what they register.
 
-pluggy calls hooks; this module adds what pluggy does not: each entry point is
-loaded and called on its own (a broken plugin is reported, the rest load), names
-are unique across distributions, an allow list (``VLMR1_PLUGINS``) keeps an
-unexpected package from changing a run's rewards, and every item knows who
-registered it.
-
-First-party means our own entry points from our own distribution's files, not a name in
-some metadata: the entry point's module is inside the ``vlmr1`` package, and its
-distribution is the one this ``vlmr1`` was installed from (:func:`is_own_distribution`).
-A package that merely calls itself ``vlmr1`` is third-party, so ``VLMR1_PLUGINS`` decides
-about it. Entry points are read from every installed distribution, not through
-``entry_points()``, which keeps only the first distribution of each name on the path and
-would let such a package hide the real plugins.
+pluggy calls the hooks (each plugin's own, through ``subset_hook_caller``, so that hook
+wrappers, ordering and tracing apply); this module adds what pluggy does not: each entry
+point is loaded and its hooks called on their own (a broken plugin is reported, the rest
+load), names are unique across distributions, an allow list (``VLMR1_PLUGINS``) keeps an
+unexpected package from changing a run's rewards, and every item knows who registered it.
+Registering is cheap: a reward's callables may be ``"module:attr"`` text, imported only
+when a run uses the reward (:meth:`vlmr1.Reward.resolved`). Which entry points there are,
+and which are first-party, is :mod:`vlmr1.discovery`'s business.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 import threading
+import types
 from dataclasses import dataclass, field
-from importlib.metadata import Distribution, EntryPoint, distributions
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from importlib.metadata import EntryPoint
+from typing import TYPE_CHECKING, Any, Callable
 
 import pluggy
 
 from . import hookspecs
+from .discovery import (  # noqa: F401  (allowed_plugins, discover, is_own_distribution: public names here too)
+    ENV_ALLOW,
+    FIRST_PARTY,
+    GROUP,
+    allowed_plugins,
+    discover,
+    dist_names,
+    entry_points,
+    is_allowed,
+    is_own_distribution,
+    normalize_name,
+)
 from .errors import PluginConflictError, UnknownNameError
 from .reportviews import ReportView
-from .types import PromptTemplate, Provenance, Reward, Verifier
+from .types import VERIFIER_GONE, PromptTemplate, Provenance, Reward
 
 if TYPE_CHECKING:
     import click
 
-GROUP = "vlmr1"
-FIRST_PARTY = "vlmr1"
-ENV_ALLOW = "VLMR1_PLUGINS"
 
 _KINDS: dict[str, tuple[str, type]] = {
-    "register_verifiers": ("verifier", Verifier),
     "register_rewards": ("reward", Reward),
     "register_prompt_templates": ("template", PromptTemplate),
     "register_report_views": ("report_view", ReportView),
@@ -95,10 +97,6 @@ class Registry:
         return self.items["reward"]
 
     @property
-    def verifiers(self) -> dict[str, Verifier]:
-        return self.items["verifier"]
-
-    @property
     def templates(self) -> dict[str, PromptTemplate]:
         return self.items["template"]
 
@@ -130,9 +128,6 @@ class Registry:
     def reward(self, name: str) -> Reward:
         return self._get("reward", name)
 
-    def verifier(self, name: str) -> Verifier:
-        return self._get("verifier", name)
-
     def template(self, name: str) -> PromptTemplate:
         return self._get("template", name)
 
@@ -148,41 +143,49 @@ class Registry:
         """
         info = PluginInfo(name, distribution, version, getattr(obj, "__name__", type(obj).__name__))
         self.plugins.append(info)
+        gone = [h for h in _GONE if self.pm.parse_hookimpl_opts(obj, h) is not None]  # type: ignore[arg-type]
+        if gone:
+            info.error = _GONE[gone[0]]
+            return info
         try:
+            obj = _hashable(obj, name, self.pm)
             self.pm.register(obj, name=name)
         except Exception as exc:  # a malformed hookimpl, a duplicate plugin name
             info.error = f"{type(exc).__name__}: {exc}"
             return info
         provenance = Provenance(name, distribution, version)
         for hook_name, (kind, cls) in _KINDS.items():
-            hook = getattr(self.pm.hook, hook_name)
-            for impl in hook.get_hookimpls():
-                if impl.plugin_name != name:
-                    continue
-                got: list[Any] = []
-                try:
-                    impl.function(register=_collector(got, cls, kind, name))
-                except Exception as exc:
-                    info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
-                    continue
+            got: list[Any] = []
+            if self._call(obj, hook_name, info, register=_collector(got, cls, kind, name)):
                 for item in got:
                     self._store(kind, dataclasses.replace(item, provenance=provenance), info)
-        self._add_commands(name, provenance, info)
+        self._add_commands(obj, name, provenance, info)
         return info
 
-    def _add_commands(self, name: str, provenance: Provenance, info: PluginInfo) -> None:
+    def _call(self, obj: object, hook_name: str, info: PluginInfo, **kwargs: Any) -> bool:
+        """Call ``hook_name`` of this one plugin through pluggy (with every plugin's hook
+        wrappers, so ordering, wrappers and tracing apply), recording a failure on ``info``.
+        False when the plugin does not implement the hook or its implementation raised."""
+        hook = getattr(self.pm.hook, hook_name)
+        impls = hook.get_hookimpls()
+        if not any(impl.plugin is obj and not _wraps(impl) for impl in impls):
+            return False
+        others = {id(impl.plugin): impl.plugin for impl in impls if impl.plugin is not obj and not _wraps(impl)}
+        try:
+            self.pm.subset_hook_caller(hook_name, remove_plugins=others.values())(**kwargs)
+        except Exception as exc:
+            info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+            return False
+        return True
+
+    def _add_commands(self, obj: object, name: str, provenance: Provenance, info: PluginInfo) -> None:
         """Call the plugin's ``register_commands`` with a group of its own and keep what it added."""
+        if self.pm.parse_hookimpl_opts(obj, "register_commands") is None:  # type: ignore[arg-type]
+            return  # no click import for a plugin that adds no command
         import click
 
-        for impl in self.pm.hook.register_commands.get_hookimpls():
-            if impl.plugin_name != name:
-                continue
-            group = click.Group(name=name)
-            try:
-                impl.function(cli=group)
-            except Exception as exc:
-                info.error = f"register_commands raised {type(exc).__name__}: {exc}"
-                continue
+        group = click.Group(name=name)
+        if self._call(obj, "register_commands", info, cli=group):
             for cmd_name, command in group.commands.items():
                 self._store("command", PluginCommand(cmd_name, command, provenance), info)
 
@@ -199,7 +202,7 @@ class Registry:
     def load_entry_point(self, ep: EntryPoint, first_party: bool = False) -> PluginInfo:
         dist = getattr(ep, "dist", None)
         distribution = dist.metadata["Name"] if dist is not None else "<unknown>"
-        if dist is not None and not first_party and _norm(distribution) == FIRST_PARTY:
+        if dist is not None and not first_party and normalize_name(distribution) == FIRST_PARTY:
             distribution += f" (not this vlmr1: {dist.locate_file('')})"
         version = dist.version if dist is not None else "?"
         try:
@@ -228,6 +231,29 @@ class Registry:
         return out
 
 
+# Hooks that no longer exist, and what a plugin that still implements one should do.
+_GONE = {"register_verifiers": VERIFIER_GONE}
+
+
+def _hashable(obj: object, name: str, pm: pluggy.PluginManager) -> object:
+    """``obj``, or when it cannot be hashed (a SimpleNamespace), a module holding its hook
+    implementations: pluggy keeps plugins in sets when it calls a subset of them."""
+    try:
+        hash(obj)
+        return obj
+    except TypeError:
+        proxy = types.ModuleType(name)
+        for attr in dir(obj):
+            if pm.parse_hookimpl_opts(obj, attr) is not None:  # type: ignore[arg-type]
+                setattr(proxy, attr, getattr(obj, attr))
+        return proxy
+
+
+def _wraps(impl: Any) -> bool:
+    """Whether a hook implementation wraps the others (pluggy's new- or old-style wrapper)."""
+    return bool(getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False))
+
+
 def _one_line(text: str | None) -> str:
     """An error message on one line (a SyntaxError or a traceback can span several)."""
     return " ".join(str(text or "").split())
@@ -244,123 +270,21 @@ def _collector(got: list[Any], cls: type, kind: str, plugin: str) -> Callable[[A
     return register
 
 
-def allowed_plugins(env: dict[str, str] | None = None) -> set[str] | None:
-    """The third-party plugins ``VLMR1_PLUGINS`` allows; None when it is unset (all)."""
-    value = (env if env is not None else os.environ).get(ENV_ALLOW)
-    if value is None:
-        return None
-    return {p.strip() for p in value.split(",") if p.strip()}
-
-
-def _norm(name: str | None) -> str:
-    return re.sub(r"[-_.]+", "-", name or "").lower()
-
-
-_OWN: dict[str, bool] = {}
-
-
-def is_own_distribution(dist: Distribution) -> bool:
-    """Whether ``dist`` is the distribution this ``vlmr1`` package was installed from: one
-    of its recorded files is this package's ``__init__.py`` (a wheel), or an editable
-    install's ``.pth`` or finder file that points at this package's folder."""
-    if _norm(dist.metadata["Name"]) != FIRST_PARTY:
-        return False
-    key = str(dist.locate_file(""))
-    if key not in _OWN:
-        _OWN[key] = _records_this_package(dist)
-    return _OWN[key]
-
-
-def _records_this_package(dist: Distribution) -> bool:
-    from . import __file__ as init
-
-    init = os.path.realpath(init)
-    folders = {os.path.dirname(init), os.path.dirname(os.path.abspath(__file__))}
-    for rel in dist.files or ():
-        name = str(rel).replace("\\", "/")
-        if name.endswith("vlmr1/__init__.py") and os.path.realpath(str(dist.locate_file(rel))) == init:
-            return True
-        if name.endswith(".pth") or (name.endswith(".py") and "__editable__" in name):
-            try:
-                text = open(str(dist.locate_file(rel)), encoding="utf-8", errors="replace").read(200_000)
-            except OSError:
-                continue
-            if any(folder in text for folder in folders):
-                return True
-    return False
-
-
-def _build_residue(dist: Distribution) -> bool:
-    """The ``vlmr1.egg-info`` that setuptools leaves beside the sources of an editable install.
-
-    When the checkout itself is on ``sys.path`` (``python -m pytest`` run from it), that folder
-    reads as a second distribution named vlmr1, possibly with stale entry points; it is not an
-    installed distribution at all."""
-    path = getattr(dist, "_path", None)
-    if path is None or not str(path).endswith("vlmr1.egg-info"):
-        return False
-    from . import __file__ as init
-
-    root = os.path.dirname(os.path.dirname(os.path.realpath(init)))
-    return os.path.realpath(str(path)) == os.path.join(root, "vlmr1.egg-info")
-
-
-def _vlmr1_module(ep: EntryPoint) -> bool:
-    module = ep.value.split(":", 1)[0].strip()
-    return module == FIRST_PARTY or module.startswith(FIRST_PARTY + ".")
-
-
-def _group(dist: Distribution) -> list[EntryPoint]:
-    try:
-        return [ep for ep in dist.entry_points if ep.group == GROUP]
-    except Exception:  # unreadable metadata of some unrelated package
-        return []
-
-
-def _all_entry_points() -> list[tuple[EntryPoint, bool]]:
-    """Every ``vlmr1`` entry point of every distribution, with whether it is first-party;
-    first-party ones first. When no distribution named vlmr1 proves to be this one (an
-    unusual install), the name and the module path decide."""
-    found = [(dist, ep) for dist in distributions() if not _build_residue(dist) for ep in _group(dist)]
-    named = [dist for dist, _ in found if _norm(dist.metadata["Name"]) == FIRST_PARTY]
-    proven = any(is_own_distribution(d) for d in named)
-    out = []
-    for dist, ep in found:
-        own = is_own_distribution(dist) if proven else _norm(dist.metadata["Name"]) == FIRST_PARTY
-        out.append((ep, own and _vlmr1_module(ep)))
-    return sorted(out, key=lambda pair: not pair[1])
-
-
-def _allowed(ep: EntryPoint, first_party: bool, allow: set[str] | None) -> bool:
-    dist = getattr(ep, "dist", None)
-    dist_name = dist.metadata["Name"] if dist is not None else None
-    return first_party or allow is None or ep.name in allow or dist_name in allow
-
-
-def _dists(eps: Iterable[EntryPoint]) -> set[str]:
-    return {ep.dist.metadata["Name"] for ep in eps if getattr(ep, "dist", None) is not None}
-
-
-def discover(allow: set[str] | None = None) -> Iterable[EntryPoint]:
-    """Entry points of group ``vlmr1``; first-party ones always, third-party ones if allowed."""
-    return [ep for ep, first in _all_entry_points() if _allowed(ep, first, allow)]
-
-
 def load_registry(allow: set[str] | None | str = "env") -> Registry:
     """A fresh registry with every allowed installed plugin loaded."""
     if allow == "env":
         allow = allowed_plugins()
     registry = Registry()
-    found = _all_entry_points()
-    registry.held_back = sorted({ep.name for ep, first in found if not _allowed(ep, first, allow)})
+    found = entry_points()
+    registry.held_back = sorted({ep.name for ep, first in found if not is_allowed(ep, first, allow)})
     if allow:  # the names _allowed compares with: entry-point and distribution names, as written
-        names = {first: {ep.name for ep, f in found if f == first} | _dists(ep for ep, f in found if f == first)
+        names = {first: {ep.name for ep, f in found if f == first} | dist_names(ep for ep, f in found if f == first)
                  for first in (True, False)}
         registry.unmatched = sorted(n for n in allow if n not in names[True] | names[False])
         registry.installed = sorted(names[False])
     seen: set[tuple[str, str]] = set()
     for ep, first in found:
-        if not _allowed(ep, first, allow) or (ep.name, ep.value) in seen:
+        if not is_allowed(ep, first, allow) or (ep.name, ep.value) in seen:
             continue  # an editable install can list an entry point twice
         seen.add((ep.name, ep.value))
         registry.load_entry_point(ep, first_party=first)

@@ -21,13 +21,13 @@ A view's callables may be given as ``"module:attr"`` strings, imported on first 
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .lazy import check_ref, resolve
 from .types import Provenance
 
 __all__ = ["KINDS", "LEVELS", "ROLES", "Notice", "ReportView", "Shape", "detections", "resolve"]
@@ -111,26 +111,16 @@ class ReportView:
         object.__setattr__(self, "_cache", {})
         if not isinstance(self.name, str) or not _KEY.match(self.name):
             raise ValueError(f"ReportView name {self.name!r}: use a letter, then letters, digits, '-' or '_'")
+        for what in ("applies", "shapes", "notes", "checks"):
+            check_ref(getattr(self, what), f"ReportView {self.name!r}: {what}")
 
     def call(self, what: str, *args: Any) -> Any:
         """``applies``, ``shapes``, ``notes`` or ``checks``, imported on first use when given as text."""
         fn = self._cache.get(what)
         if fn is None:
-            fn = self._cache[what] = resolve(getattr(self, what))
+            fn = self._cache[what] = resolve(getattr(self, what), f"report view {self.name!r}: {what}")
         return fn(*args)
 
     def has(self, what: str) -> bool:
         return getattr(self, what) is not None
 
-
-def resolve(ref: Callable[..., Any] | str) -> Callable[..., Any]:
-    """A callable, or the callable a ``"package.module:attr"`` string names."""
-    if callable(ref):
-        return ref
-    module, sep, attr = str(ref).partition(":")
-    if not sep or not module or not attr:
-        raise ValueError(f"{ref!r} is neither a callable nor a 'module:attr' reference")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj

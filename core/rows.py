@@ -139,7 +139,7 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
 
 
 def solution_from_text(value: Any) -> Any:
-    """A ground truth as our verifiers read it: ``<answer>`` tags removed, JSON boxes parsed.
+    """A ground truth as our rewards read it: ``<answer>`` tags removed, JSON boxes parsed.
 
     Trainers carry the ground truth as text (parquet columns, OpenRLHF labels); a box
     stored as ``"[10, 20, 30, 40]"`` must reach the IoU reward as a list again.

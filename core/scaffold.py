@@ -39,7 +39,7 @@ class ScaffoldError(VlmrError):
 class PluginNames:
     """Every spelling of one plugin name the template needs."""
 
-    name: str  # the entry-point, reward, verifier and template name: "ocr_lines"
+    name: str  # the entry-point, reward and template name: "ocr_lines"
     module: str  # the import package: "vlmr1_reward_ocr_lines"
     dist: str  # the distribution and directory: "vlmr1-reward-ocr-lines"
 
@@ -214,9 +214,9 @@ def new_plugin(
 
 
 def registered_reward_owners() -> dict[str, str]:
-    """Names already installed (rewards, verifiers, templates) and who owns them.
+    """Names already installed (rewards, templates, commands) and who owns them.
 
-    The scaffold registers all three under NAME, so any of them taken is a clash.
+    The scaffold registers a reward and a template under NAME, so either taken is a clash.
     """
     from .registry import get_registry
 

@@ -120,16 +120,17 @@ def score_locked(config: Config, input_path: Path, output_path: Path, *, registr
         try:
             seen = 0
             chunk: list[tuple[int, dict[str, Any] | None, str | None]] = []
+            check: Path | None = input_path  # the first chunk's rows are checked before it is scored
             for item in iter_jsonl(input_path):
                 seen += 1
                 if seen <= done:
                     continue
                 chunk.append(item)
                 if len(chunk) >= chunk_size:
-                    _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details)
-                    chunk = []
+                    _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details, check)
+                    chunk, check = [], None
             if chunk:
-                _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details)
+                _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details, check)
         except BaseException:
             out.close()
             raise
@@ -147,7 +148,10 @@ class RowCountError(VlmrError):
 
 def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSummary,
                  on_bad_line: Callable[[int, str], None] | None, on_progress: Callable[[int], None] | None,
-                 on_chunk: Callable[[list[int]], None] | None = None, details: bool = False) -> None:
+                 on_chunk: Callable[[list[int]], None] | None = None, details: bool = False,
+                 check: Path | None = None) -> None:
+    """Score one chunk and write its records; ``check``: the input, when this chunk's rows are
+    first checked for the columns the rewards need (:meth:`vlmr1.engine.Engine.check_rows`)."""
     names = engine.names
     samples, slots = [], []
     records: list[dict[str, Any] | None] = []
@@ -173,6 +177,8 @@ def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSum
                             "failures": {}})
     if samples:
         lines = [chunk[slot][0] for slot in slots]
+        if check is not None:
+            engine.check_rows(samples, source=f"the first {len(samples)} rows of {check}", labels=[f"line {n}" for n in lines])
         if on_chunk:
             on_chunk(lines)
         for slot, scored in zip(slots, _score_rows(engine, samples, lines, on_bad_line, details)):

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from vlmr1 import Reward, Sample, Verdict, Verifier, hookimpl
+from vlmr1 import Reward, Sample, Verdict, hookimpl
 from vlmr1.registry import Registry, load_registry
 
 PREPARED: list[Any] = []  # main-process log of inline prepare calls
@@ -204,10 +204,6 @@ async def slow_async(samples: list[Sample], params: Any) -> list[Verdict]:
 
 class FaultPlugin:
     @hookimpl
-    def register_verifiers(self, register):
-        register(Verifier("exact", extract=exact_extract, compare=exact_compare, prepare=cheap_prepare))
-
-    @hookimpl
     def register_rewards(self, register):
         register(Reward("faulty", score=faulty_score, prepare=faulty_prepare))
         register(Reward("bare", score=faulty_score))  # no prepare: its first pool task scores items
@@ -215,7 +211,7 @@ class FaultPlugin:
         register(Reward("triaged", score=pid_score, triage=easy_triage))
         register(Reward("pids_cheap_prepare", score=pid_score, prepare=cheap_prepare, cheap_prepare=True))
         register(Reward("where", score=where_score))
-        register(Reward("exact_acc", verifier="exact"))
+        register(Reward("exact_acc", extract=exact_extract, compare=exact_compare, prepare=cheap_prepare))
         register(Reward("fmt", score_batch=cheap_batch, cheap=True))
         register(Reward("cheap", score=cheap_score, cheap=True, defaults={"value": 0.5}, prepare=cheap_prepare))
         register(Reward("judge_like", ascore_batch=slow_async))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlmr1.plugins.math.choice import (
+from vlmr1.choices import (
     extract_letters,
     extract_yes_no,
     gold_letters,

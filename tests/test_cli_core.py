@@ -1,4 +1,4 @@
-"""`vlmr1 plugins/rewards/verifiers/templates/validate`, and that the CLI stays light."""
+"""`vlmr1 plugins/rewards/templates/validate`, and that the CLI stays light."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_plugins_table():
 
 
 def test_listings_are_json_records():
-    for cmd in ("rewards", "verifiers", "templates"):
+    for cmd in ("rewards", "templates"):
         result = CliRunner().invoke(main, [cmd, "--json"])
         assert result.exit_code == 0, result.output
         for rec in json.loads(result.stdout):

@@ -83,7 +83,7 @@ def test_every_command_warns_about_a_broken_plugin_first_and_once(tmp_path):
     cfg.write_text("rewards:\n  - {name: format}\nengine: {workers: 0}\n")
     (tmp_path / "in.jsonl").write_text('{"completion": "<answer>1</answer>"}\n')
     runs = {
-        "plugins": [], "rewards": [], "templates": [], "verifiers": [], "validate": [str(cfg)],
+        "plugins": [], "rewards": [], "templates": [], "validate": [str(cfg)],
         "score": ["--config", str(cfg), "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "o.jsonl"), "--no-progress"],
         "inspect": [str(tmp_path / "missing.jsonl")], "new-plugin": ["bad name"], "vote": ["--input", str(tmp_path / "nope.jsonl")],
         # commands whose work is expensive: an unknown option stops them right after the warning

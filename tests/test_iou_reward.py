@@ -1,4 +1,4 @@
-"""The ``iou`` reward and ``bbox`` verifier as the registry serves them."""
+"""The ``iou`` reward as the registry serves it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from vlmr1.types import Sample, Verdict
 
 
 def _reward():
-    return get_registry().reward("iou")
+    return get_registry().reward("iou").resolved()
 
 
 def _score(completions, golds, params=None, **sample_kw):
@@ -21,14 +21,16 @@ def _score(completions, golds, params=None, **sample_kw):
     return reward.score_batch([Sample(c, solution=g, **sample_kw) for c, g in zip(completions, golds)], prepared, p)
 
 
-def test_registered_as_cheap_batch_reward_and_verifier():
+def test_registered_as_a_lazy_cheap_batch_reward():
+    registered = get_registry().reward("iou")
+    assert registered.score_batch == "vlmr1.plugins.iou.reward:score_batch"  # text until a run uses it
     reward = _reward()
-    assert reward.cheap and reward.score_batch is not None and reward.prepare is not None
+    assert reward.cheap and callable(reward.score_batch) and callable(reward.prepare) and callable(reward.check_params)
     assert reward.tasks is None  # configs choose the tasks
     assert reward.provenance.distribution == "vlmr1"
-    verifier = get_registry().verifier("bbox")
-    gold = verifier.prepare([0, 0, 10, 10], {})
-    v = verifier.verify(Sample('<answer>{"bbox_2d": [0, 0, 10, 20]}</answer>'), gold, {})
+    assert reward.needs == ("solution",)
+    gold = reward.prepare([0, 0, 10, 10], {})
+    (v,) = reward.score_batch([Sample('<answer>{"bbox_2d": [0, 0, 10, 20]}</answer>')], [gold], dict(reward.defaults))
     assert (v.score, v.reason) == (0.5, "iou=0.50")
 
 

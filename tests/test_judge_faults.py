@@ -178,7 +178,7 @@ def test_missing_server_params_are_a_config_error():
 def test_registered_reward_runs_through_the_registry():
     from vlmr1.registry import get_registry
 
-    reward = get_registry().reward("consistency")
+    reward = get_registry().reward("consistency").resolved()
     assert reward.is_async and reward.provenance.plugin == "judge"
     with js.running("ok") as (url, _):
         verdicts = asyncio.run(reward.ascore_batch(completions(2), {**reward.defaults, **params(url)}))

@@ -68,7 +68,8 @@ def test_registered_as_cheap_batch_reward():
     from vlmr1.registry import get_registry
 
     reward = get_registry().reward("preference")
-    assert reward.cheap and reward.score_batch is preference_score_batch
+    assert reward.score_batch == "vlmr1.plugins.judge.rewards:preference_score_batch"  # imported when a run uses it
+    assert reward.cheap and reward.resolved().score_batch is preference_score_batch
     assert "label" in reward.doc and "solution" in reward.doc
 
 

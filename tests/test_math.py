@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlmr1.plugins.math.extract import clean_answer, extract_math_answer, last_boxed, matching_brace
+from vlmr1.answers import last_boxed, matching_brace
+from vlmr1.plugins.math.extract import clean_answer, extract_math_answer
 from vlmr1.plugins.math.guard import Bounds, check_bounds
 from vlmr1.plugins.math.verify import MATH_DEFAULTS, MathGold, compare_answer, math_score, plain_number, prepare_gold
 from vlmr1.types import Sample
@@ -243,21 +244,26 @@ def test_last_boxed_round_trips_balanced_content(content, prose):
     assert extract_math_answer(f"<answer>\\boxed{{{content}}}</answer>")[0] == (clean_answer(content) or None)
 
 
-def test_registered_rewards_and_verifiers_pickle_and_agree():
+def test_registered_rewards_are_lazy_pickle_and_score_as_their_functions():
+    from vlmr1.plugins.math.choice_rewards import mcq_score_batch, yes_no_score_batch
+    from vlmr1.plugins.math.params import MCQ_DEFAULTS, YES_NO_DEFAULTS
+    from vlmr1.plugins.math.verify import math_score
     from vlmr1.registry import get_registry
 
     reg = get_registry()
-    math_reward, math_verifier = reg.reward("math"), reg.verifier("math")
-    assert not math_reward.cheap and math_reward.prepare is prepare_gold
-    for item in (math_reward, math_verifier, reg.reward("mcq"), reg.verifier("yes_no")):
+    math_reward = reg.reward("math")
+    assert not math_reward.cheap and math_reward.prepare == "vlmr1.plugins.math.verify:prepare_gold"
+    resolved = math_reward.resolved()
+    assert resolved.prepare is prepare_gold and resolved.score is math_score and math_reward.resolved() is resolved
+    for item in (math_reward, resolved, reg.reward("mcq"), reg.reward("yes_no").resolved()):
         assert pickle.loads(pickle.dumps(item)).name == item.name
     sample = Sample("<think>x</think><answer>\\frac{2}{4}</answer>", solution="0.5")
-    gold = math_verifier.prepare(sample.solution, MATH_DEFAULTS)
-    assert math_verifier.verify(sample, gold, MATH_DEFAULTS).score == 1.0
-    assert math_verifier.verify(Sample("", solution="1"), prepare_gold("1", MATH_DEFAULTS), MATH_DEFAULTS).reason == "no_answer"
-    mcq = reg.verifier("mcq")
-    assert mcq.verify(Sample("<answer>(c)</answer>"), "C", {}).score == 1.0
-    assert reg.verifier("yes_no").verify(Sample("<answer>No.</answer>"), "no", {}).score == 1.0
+    gold = resolved.prepare(sample.solution, MATH_DEFAULTS)
+    assert resolved.score(sample, gold, MATH_DEFAULTS).score == 1.0
+    assert resolved.score(Sample("", solution="1"), prepare_gold("1", MATH_DEFAULTS), MATH_DEFAULTS).reason == "no_answer"
+    assert reg.reward("mcq").resolved().score_batch is mcq_score_batch
+    assert mcq_score_batch([Sample("<answer>(c)</answer>", solution="C")], ["C"], MCQ_DEFAULTS)[0].score == 1.0
+    assert yes_no_score_batch([Sample("<answer>No.</answer>", solution="no")], ["no"], YES_NO_DEFAULTS)[0].score == 1.0
 
 
 SHORTCUT_PAIRS = [

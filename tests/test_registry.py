@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from vlmr1 import PromptTemplate, Reward, Verdict, Verifier, hookimpl
+from vlmr1 import PromptTemplate, Reward, Verdict, hookimpl
 from vlmr1.errors import PluginConflictError, UnknownNameError
 from vlmr1.registry import Registry, allowed_plugins, discover, load_registry
 
@@ -48,17 +48,45 @@ def test_registered_items_carry_provenance():
 
 
 def test_every_hook_registers_its_kind():
-    def register_verifiers(register):
-        register(Verifier("v1", extract=lambda c, p: c, compare=lambda a, g, s, p: Verdict(1.0)))
+    def register_rewards(register):
+        register(Reward("v1", extract=lambda c, p: c, compare=lambda a, g, s, p: Verdict(1.0)))
 
     def register_prompt_templates(register):
         register(PromptTemplate("t1", system="sys"))
 
     reg = Registry()
-    info = reg.add_plugin(_plugin(register_verifiers=register_verifiers, register_prompt_templates=register_prompt_templates), "p")
+    info = reg.add_plugin(_plugin(register_rewards=register_rewards, register_prompt_templates=register_prompt_templates), "p")
     assert info.ok, info.error
-    assert reg.verifier("v1").name == "v1"
+    assert reg.reward("v1").way == "extract"
     assert reg.template("t1").system == "sys"
+    assert info.registered == {"reward": ["v1"], "template": ["t1"]}
+
+
+def test_a_plugin_that_still_registers_verifiers_fails_to_load_saying_what_to_register():
+    def register_verifiers(register):
+        raise AssertionError("a removed hook must not be called")
+
+    def register_rewards(register):
+        register(Reward("kept_out", score=_score, cheap=True))
+
+    reg = Registry()
+    old = reg.add_plugin(_plugin(register_verifiers=register_verifiers, register_rewards=register_rewards), "old", "vlmr1-reward-old", "0.3")
+    good = reg.add_plugin(rewards_plugin("fine"), "good")
+    assert not old.ok and old.registered == {}
+    assert "register_verifiers hook are gone" in old.error
+    assert "Reward(name, extract=..., compare=..., prepare=...)" in old.error and "register_rewards" in old.error
+    assert good.ok and reg.reward("fine")
+    assert "kept_out" not in reg.rewards
+    assert any("'old'" in e and "vlmr1-reward-old" in e and "register_verifiers" in e for e in reg.errors())
+
+
+def test_importing_the_old_verifier_record_says_what_to_use_instead():
+    with pytest.raises(ImportError, match=r"a verifier is now a Reward.*Reward\(name, extract=\.\.\., compare="):
+        from vlmr1 import Verifier  # noqa: F401
+    with pytest.raises(ImportError, match="register_rewards"):
+        from vlmr1.types import Verifier  # noqa: F401,F811
+    with pytest.raises(AttributeError):
+        vlmr1_missing = __import__("vlmr1").no_such_name  # noqa: F841
 
 
 def test_a_hook_that_raises_is_reported_and_others_still_load():
@@ -112,7 +140,11 @@ def test_reward_must_give_exactly_one_way_of_scoring():
     with pytest.raises(ValueError, match="exactly one"):
         Reward("x")
     with pytest.raises(ValueError, match="exactly one"):
-        Reward("x", score=_score, verifier="v")
+        Reward("x", score=_score, extract=lambda c, p: c, compare=lambda a, g, s, p: Verdict(1.0))
+    with pytest.raises(ValueError, match="needs both extract and compare"):
+        Reward("x", extract=lambda c, p: c)
+    with pytest.raises(TypeError):
+        Reward("x", score=_score, verifier="v")  # the old way to name a verifier is gone
     with pytest.raises(ValueError, match="cheap"):
         Reward("x", score_batch=lambda s, g, p: [])
 

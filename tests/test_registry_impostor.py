@@ -84,9 +84,9 @@ def test_the_egg_info_beside_the_sources_is_build_residue_not_a_second_vlmr1(tmp
     import importlib.metadata as md
 
     import vlmr1
-    from vlmr1 import registry
+    from vlmr1 import discovery
 
     root = Path(vlmr1.__file__).resolve().parent.parent
-    assert registry._build_residue(md.PathDistribution(root / "vlmr1.egg-info"))
-    assert not registry._build_residue(md.PathDistribution(tmp_path / "vlmr1.egg-info"))
-    assert not registry._build_residue(md.PathDistribution(root / "other.egg-info"))
+    assert discovery._build_residue(md.PathDistribution(root / "vlmr1.egg-info"))
+    assert not discovery._build_residue(md.PathDistribution(tmp_path / "vlmr1.egg-info"))
+    assert not discovery._build_residue(md.PathDistribution(root / "other.egg-info"))

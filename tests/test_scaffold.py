@@ -56,7 +56,8 @@ def test_render_refuses_unknown_placeholders():
 def test_generated_package_is_complete_and_parses(tmp_path):
     root, written = new_plugin("ocr_lines", tmp_path, author='Ann "A" Author', description='Reads "lines" \\ of text.')
     rel = sorted(str(p.relative_to(root)) for p in written)
-    assert rel == [".gitignore", "README.md", "pyproject.toml", "src/vlmr1_reward_ocr_lines/__init__.py", "tests/test_vlmr1_reward_ocr_lines.py"]
+    assert rel == [".gitignore", "README.md", "pyproject.toml", "src/vlmr1_reward_ocr_lines/__init__.py",
+                   "src/vlmr1_reward_ocr_lines/scoring.py", "tests/test_vlmr1_reward_ocr_lines.py"]
     meta = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert meta["name"] == "vlmr1-reward-ocr-lines"
     assert meta["entry-points"]["vlmr1"] == {"ocr_lines": "vlmr1_reward_ocr_lines"}
@@ -75,14 +76,20 @@ def test_generated_plugin_registers_and_its_functions_work(tmp_path, monkeypatch
     import vlmr1_reward_ocr_lines as plugin
 
     with registered(plugin) as reg:
-        assert reg.reward("ocr_lines").verifier == "ocr_lines"
-        verifier = reg.verifier("ocr_lines")
-        gold = verifier.prepare("Hello  World", {})
+        reward = reg.reward("ocr_lines")
+        assert reward.compare == "vlmr1_reward_ocr_lines.scoring:compare"
+        assert "vlmr1_reward_ocr_lines.scoring" not in sys.modules  # registering imported no scoring code
+        gold = reward.resolved().prepare("Hello  World", {})
         sample = vlmr1.Sample("<answer>hello world</answer>")
-        assert verifier.verify(sample, gold, {}).score == 1.0
+        assert reward.verify(sample, gold, {"partial": False}).score == 1.0
+        assert reward.verify(vlmr1.Sample("no tags"), gold, {"partial": False}).reason == "no_answer"
+        assert reward.known_params() == {"partial"} and reward.needs == ("solution",)
         assert reg.template("ocr_lines").answer_kind == "text"
-    assert plugin.token_f1("a b c", "a b d") == pytest.approx(2 / 3, abs=1e-6)
+    from vlmr1_reward_ocr_lines import scoring
+
+    assert scoring.token_f1("a b c", "a b d") == pytest.approx(2 / 3, abs=1e-6)
     sys.modules.pop("vlmr1_reward_ocr_lines", None)
+    sys.modules.pop("vlmr1_reward_ocr_lines.scoring", None)
 
 
 def test_never_overwrites_and_the_template_ships_as_package_data(tmp_path):
@@ -146,7 +153,7 @@ def test_scaffold_pip_install_pytest_and_discovery_in_a_fresh_venv(tmp_path):
 
     tests = venv.run("-m", "pytest", "-q", "-p", "no:cacheprovider", env=env, cwd=root)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "8 passed" in tests.stdout
+    assert "9 passed" in tests.stdout
     # the scoring ran on the venv's own vlmr1 (from the wheel), not this checkout
     where = venv.run("-c", "import vlmr1; print(vlmr1.__file__)", env=env)
     assert str(venv.root) in where.stdout, where.stdout
@@ -155,7 +162,7 @@ def test_scaffold_pip_install_pytest_and_discovery_in_a_fresh_venv(tmp_path):
     assert listed.returncode == 0, listed.stderr
     plugins = {p["name"]: p for p in json.loads(listed.stdout)}
     assert plugins["ocr_lines"]["ok"] and plugins["ocr_lines"]["distribution"] == "vlmr1-reward-ocr-lines"
-    assert plugins["ocr_lines"]["registered"] == {"verifier": ["ocr_lines"], "reward": ["ocr_lines"], "template": ["ocr_lines"]}
+    assert plugins["ocr_lines"]["registered"] == {"reward": ["ocr_lines"], "template": ["ocr_lines"]}
 
     # and `vlmr1 score` uses it, with the first-party format reward derived from its template
     (tmp_path / "cfg.yaml").write_text(

@@ -35,12 +35,8 @@ def _length(samples, golds, params):
 
 class UpperPlugin:
     @vlmr1.hookimpl
-    def register_verifiers(self, register):
-        register(vlmr1.Verifier("upper", extract=_extract, compare=_compare, prepare=_prepare))
-
-    @vlmr1.hookimpl
     def register_rewards(self, register):
-        register(vlmr1.Reward("upper", verifier="upper", doc="case-insensitive match"))
+        register(vlmr1.Reward("upper", extract=_extract, compare=_compare, prepare=_prepare, doc="case-insensitive match"))
         register(vlmr1.Reward("short", score_batch=_length, cheap=True, defaults={"max_chars": 40}))
 
 
@@ -116,7 +112,7 @@ def test_assert_verdict_passes_and_fails_with_a_readable_message():
         assert_verdict(0.5, score=0.5)  # type: ignore[arg-type]
 
 
-def test_score_runs_the_engine_with_verifier_and_inline_rewards():
+def test_score_runs_the_engine_with_extract_compare_and_inline_rewards():
     with registered(UpperPlugin()):
         rows = [
             make_sample(answer="abc", solution="ABC"),

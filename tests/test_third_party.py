@@ -3,8 +3,8 @@ virtual environment beside vlmr1, found through its entry point, used by name.
 
 Two environments are built once for this module (see tests/venvtools.py):
 
-- ``world``: vlmr1, examples/vlmr1-reward-ocr, and two broken plugins from
-  tests/plugin_pkgs (one fails at import, one in its hook);
+- ``world``: vlmr1, examples/vlmr1-reward-ocr, and three broken plugins from
+  tests/plugin_pkgs (one fails at import, one in its hook, one implements a hook that is gone);
 - ``clash``: vlmr1, the OCR plugin, and a plugin that also registers a reward ``ocr``.
 
 vlmr1 itself is installed into each venv from a wheel of this checkout, so the
@@ -35,7 +35,7 @@ FIXTURES = REPO / "tests" / "plugin_pkgs"
 def sources(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sources")
     out = {"vlmr1": vlmr1_source(root / "vlmr1"), "ocr": copy_source(REPO / "examples" / "vlmr1-reward-ocr", root / "ocr")}
-    for name in ("broken_import", "broken_hook", "ocr_clash"):
+    for name in ("broken_import", "broken_hook", "ocr_clash", "old_verifier"):
         out[name] = copy_source(FIXTURES / name, root / name)
     return out
 
@@ -48,7 +48,8 @@ def wheels(sources, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def world(wheels, tmp_path_factory) -> Venv:
     venv = create_venv(tmp_path_factory.mktemp("world") / "venv")
-    venv.pip_install(wheels["vlmr1"], wheels[OCR_DIST], wheels["vlmr1-plugin-broken-import"], wheels["vlmr1-plugin-broken-hook"])
+    venv.pip_install(wheels["vlmr1"], wheels[OCR_DIST], wheels["vlmr1-plugin-broken-import"], wheels["vlmr1-plugin-broken-hook"],
+                     wheels["vlmr1-plugin-old-verifier"])
     return venv
 
 
@@ -104,7 +105,7 @@ def test_plugins_lists_ocr_beside_the_first_party_plugins(world):
     ocr = plugins["ocr"]
     assert ocr["ok"] and ocr["error"] is None
     assert (ocr["distribution"], ocr["version"], ocr["module"]) == (OCR_DIST, OCR_VERSION, "vlmr1_reward_ocr")
-    assert ocr["registered"] == {"verifier": ["ocr"], "reward": ["ocr", "ocr_strict"], "template": ["ocr_lines"]}
+    assert ocr["registered"] == {"reward": ["ocr", "ocr_strict"], "template": ["ocr_lines"]}
     for name in FIRST_PARTY:
         assert plugins[name]["ok"] and plugins[name]["distribution"] == "vlmr1", plugins[name]
 
@@ -115,15 +116,15 @@ def test_the_table_shows_it_too(world):
     assert OCR_DIST in proc.stdout and "ocr_strict" in proc.stdout
 
 
-def test_rewards_verifiers_and_templates_carry_provenance(world):
+def test_rewards_and_templates_carry_provenance(world):
     rewards, _ = listed(world, "rewards")
     for name in ("ocr", "ocr_strict"):
         record = rewards[name]
         assert (record["plugin"], record["distribution"], record["version"]) == ("ocr", OCR_DIST, OCR_VERSION)
         assert record["mode"] == "inline" and record["doc"]
     assert rewards["consistency"]["distribution"] == "vlmr1"
-    verifiers, _ = listed(world, "verifiers")
-    assert verifiers["ocr"]["distribution"] == OCR_DIST
+    gone = vlmr1(world, "verifiers")  # one concept for scoring: there is nothing else to list
+    assert gone.returncode != 0 and "No such command 'verifiers'" in gone.stderr
     templates, _ = listed(world, "templates")
     assert templates["ocr_lines"]["distribution"] == OCR_DIST and templates["ocr_lines"]["answer_kind"] == "text"
 
@@ -137,11 +138,10 @@ reg = get_registry()
 out = {}
 for name in ("ocr", "ocr_strict"):
     reward = reg.reward(name)
-    verifier = reg.verifier(reward.verifier)
     params = dict(reward.defaults)
     rows = [("<answer>OPEN DAILY</answer>", "open daily"), ("<answer>open dally</answer>", "open daily"),
             ("no tags", "open daily")]
-    out[name] = [verifier.verify(Sample(c, s), verifier.prepare(s, params), params).score for c, s in rows]
+    out[name] = [reward.verify(Sample(c, s), reward.prepare(s, params), params).score for c, s in rows]
     out[name + "_provenance"] = [reward.provenance.plugin, reward.provenance.distribution, reward.provenance.version]
 print(json.dumps(out))
 """
@@ -177,6 +177,31 @@ def test_broken_plugins_are_reported_and_the_rest_load(world):
     assert "Warning: plugin 'broken_import' from vlmr1-plugin-broken-import 0.0.1 failed to load" in stderr
     assert "Warning: plugin 'broken_hook' from vlmr1-plugin-broken-hook 0.0.2 failed to load" in stderr
     assert plugins["ocr"]["ok"] and all(plugins[n]["ok"] for n in FIRST_PARTY)
+
+
+def test_a_plugin_written_for_register_verifiers_is_reported_with_what_to_register_instead(world):
+    plugins, stderr = listed(world)
+    old = plugins["old_verifier"]
+    assert not old["ok"] and old["registered"] == {}
+    assert (old["distribution"], old["version"]) == ("vlmr1-plugin-old-verifier", "0.0.4")
+    assert "register_verifiers hook are gone" in old["error"]
+    assert "Reward(name, extract=..., compare=..., prepare=...) through register_rewards" in old["error"]
+    assert "Warning: plugin 'old_verifier' from vlmr1-plugin-old-verifier 0.0.4 failed to load" in stderr
+    rewards, _ = listed(world, "rewards")
+    assert "old_exact" not in rewards and {"ocr", "ocr_strict"} <= set(rewards)
+    got = in_venv(world, """
+import json
+from vlmr1.registry import get_registry
+from vlmr1.errors import UnknownNameError
+try:
+    get_registry().reward("old_exact")
+    print(json.dumps({"error": None}))
+except UnknownNameError as exc:
+    print(json.dumps({"error": str(exc)}))
+""")
+    # using its reward names the broken plugin and why it failed
+    assert "Unknown reward 'old_exact'" in got["error"]
+    assert "old_verifier (vlmr1-plugin-old-verifier 0.0.4)" in got["error"] and "register_verifiers hook are gone" in got["error"]
 
 
 def test_the_table_marks_the_broken_one_and_still_exits_zero(world):

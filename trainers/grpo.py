@@ -9,7 +9,8 @@ Everything that can be wrong with a run is found before anything expensive happe
 (:func:`prepare`): the file is read once and its training sections typed and checked
 (:mod:`~vlmr1.trainers.settings`), the reward engine is built (every reward name
 resolved, every param checked), ``GRPOConfig`` and ``SFTConfig`` are built, every row is
-read and checked and every prompt template resolved. Only then is the model loaded.
+read and checked (the columns the rewards need among them) and every prompt template
+resolved. Only then is the model loaded.
 
 The trainer itself is built in :mod:`~vlmr1.trainers.build`; device, precision and
 ``GRPOConfig`` choices live in :mod:`~vlmr1.trainers.runtime`. The names below are the
@@ -84,6 +85,7 @@ def prepare(config: Any, settings: TrainSettings, *, registry: Any, output_dir: 
             sft_args = sft.sft_config(settings.sft.options, output_dir=str(output_dir / "sft"), runtime=runtime,
                                       seed=settings.seed)
         loaded = data.read_rows(data_settings, base_dir)
+        engine.check_rows(loaded.rows, source=f"the {len(loaded.rows)} training rows")  # columns the rewards need
         templates = template_chooser(config, registry, settings.template)
         for row in loaded.rows:  # resolves each task's template once: an unknown one fails here
             templates(row)

@@ -166,8 +166,8 @@ def frame_box(box: Sequence[float], image_size: Sequence[int], input_size: Seque
         raise ValueError(f"unknown frame {frame!r}; choose one of {', '.join(FRAMES)}")
     if frame == "input" and input_size is None:
         raise ValueError("frame 'input' needs the model-input size (pass a processor when loading rows)")
-    sx, sy = frames.scale_to_original(frame, tuple(image_size), tuple(input_size) if input_size is not None else None)
-    return [round(box[0] / sx), round(box[1] / sy), round(box[2] / sx), round(box[3] / sy)]
+    size = tuple(input_size) if input_size is not None else None
+    return [round(v) for v in frames.from_original(box, frame, tuple(image_size), size)]  # type: ignore[arg-type]
 
 
 def where_in(box: Sequence[float], image_size: Sequence[int]) -> str:

@@ -31,7 +31,6 @@ _HELP = "vlmr1.help"  # ctx.meta key: the subcommand was asked for its help
 COMMANDS = {
     "plugins": "listing:plugins",
     "rewards": "listing:rewards",
-    "verifiers": "listing:verifiers",
     "templates": "listing:templates",
     "validate": "validate:validate",
     "score": "score:score",
@@ -141,7 +140,7 @@ def expected_failure(exc: BaseException) -> str | None:
 @click.version_option(package_name="vlmr1")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """vlmr1: rewards and verifiers for GRPO training of vision-language models.
+    """vlmr1: rewards for GRPO training of vision-language models.
 
     \b
     Examples:

@@ -1,4 +1,4 @@
-"""`vlmr1 plugins`, `rewards`, `verifiers`, `templates`: what is installed."""
+"""`vlmr1 plugins`, `rewards`, `templates`: what is installed."""
 
 from __future__ import annotations
 
@@ -90,19 +90,6 @@ def rewards(as_json: bool) -> None:
       vlmr1 rewards --json    # also how each runs (inline, isolated, async) and its tasks
     """
     _listing("reward", as_json)
-
-
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def verifiers(as_json: bool) -> None:
-    """List registered verifiers with their plugin and one-line doc.
-
-    \b
-    Examples:
-      vlmr1 verifiers
-      vlmr1 verifiers --json
-    """
-    _listing("verifier", as_json)
 
 
 @click.command()

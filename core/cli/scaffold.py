@@ -14,7 +14,7 @@ from ..scaffold import registered_reward_owners
 @click.option("--author", default="Your Name", show_default=True, help="Author written into pyproject.toml.")
 @click.option("--description", default="", help="One line for the README, docstring and reward doc.")
 def new_plugin(name: str, directory: str, author: str, description: str) -> None:
-    """Create vlmr1-reward-NAME/: a verifier, a reward, a prompt template, tests, README.
+    """Create vlmr1-reward-NAME/: a reward, a prompt template, tests, README.
 
     NAME becomes the reward name and the module vlmr1_reward_NAME: lowercase letters,
     digits and underscores, starting with a letter.

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from vlmr1.compat import solution_text
 from vlmr1.errors import ConfigError
-from vlmr1.frames import resolve_frames, scale_to_original
+from vlmr1.frames import check_frame_params, resolve_frames
 from vlmr1.types import Sample, Verdict
 
 from . import geometry
 from .coco import BACKENDS, coco_ap
+from .params import AP_DEFAULTS, WEIGHTED_DEFAULTS
 from .parse import Limits, Parsed, parse_answer, parse_solution
-from .reward import DEFAULTS as IOU_DEFAULTS
 from .reward import _convert, _norm_label
 from .unframed import warn_unframed
 from .vlmr1_det import CocoJob, Raises, _TooMany, map_plan, od_plan, weighted_sum_plan
@@ -31,11 +31,6 @@ from .vlmr1_det import CocoJob, Raises, _TooMany, map_plan, od_plan, weighted_su
 __all__ = ["AP_DEFAULTS", "WEIGHTED_DEFAULTS", "ap_score_batch", "check_ap_params", "check_weighted_params",
            "prepare_detection_gold", "weighted_score_batch"]
 
-_FRAME_KEYS = ("frame", "gt_frame", "model_family")
-_COMMON = {**{k: IOU_DEFAULTS[k] for k in _FRAME_KEYS}, "max_chars": 100_000, "max_boxes": 500}
-AP_DEFAULTS: dict[str, Any] = {**_COMMON, "metric": "ap", "length_penalty": False, "compat": None, "coco": "faster"}
-WEIGHTED_DEFAULTS: dict[str, Any] = {**_COMMON, "iou_threshold": 0.5, "alpha": 0.7, "beta": 0.0, "gamma": 0.3,
-                                     "compat": None, "max_pairs": 250_000}
 
 
 def _choice(p: Mapping[str, Any], key: str, choices: Sequence[Any], who: str) -> None:
@@ -51,6 +46,7 @@ def _positive_int(p: Mapping[str, Any], key: str, who: str) -> None:
 
 def check_ap_params(params: Mapping[str, Any]) -> dict[str, Any]:
     p = {**AP_DEFAULTS, **dict(params)}
+    check_frame_params(p, "detection_ap")
     _choice(p, "metric", ("ap", "ap50"), "detection_ap")
     _choice(p, "compat", (None, "vlm-r1", "vlm-r1-map"), "detection_ap")
     _choice(p, "coco", BACKENDS, "detection_ap")
@@ -63,6 +59,7 @@ def check_ap_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def check_weighted_params(params: Mapping[str, Any]) -> dict[str, Any]:
     p = {**WEIGHTED_DEFAULTS, **dict(params)}
+    check_frame_params(p, "detection_weighted")
     _choice(p, "compat", (None, "vlm-r1"), "detection_weighted")
     for key in ("iou_threshold", "alpha", "beta", "gamma"):
         v = p[key]
@@ -105,7 +102,7 @@ def _boxes_in_pixels(sample: Sample, pred: Parsed, gold: Parsed, p: Mapping[str,
     warn_unframed(reward, sample, frames, p)
     sides = []
     for shapes, frame in ((pred.shapes, frames.pred), (gold.shapes, frames.gold)):
-        scaled = _convert(shapes, *scale_to_original(frame, frames.image_size, frames.input_size))
+        scaled = _convert(shapes, frame, frames)
         sides.append([(_norm_label(s.label) or "", _ordered(s.coords)) for s in scaled])
     return sides[0], sides[1]
 

@@ -15,17 +15,16 @@ equals IoU.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from vlmr1.frames import rotated_corners
 
 __all__ = [
     "as_boxes",
     "box_iou_matrix",
     "box_iou_pairs",
-    "rotated_corners",
     "shapely_iou_matrix",
     "shapely_iou_pairs",
     "to_geometry",
@@ -88,20 +87,6 @@ def box_iou_matrix(a: Any, b: Any, giou: bool = False) -> np.ndarray:
     ca = tuple(c[:, None] for c in _columns(a))
     cb = tuple(c[None, :] for c in _columns(b))
     return _iou_core(ca, cb, giou)
-
-
-def rotated_corners(cx: float, cy: float, w: float, h: float, angle_deg: float) -> list[tuple[float, float]]:
-    """Corners of a w x h box centred at (cx, cy), turned by ``angle_deg`` degrees.
-
-    x' = cx + dx cos(a) - dy sin(a), y' = cy + dx sin(a) + dy cos(a), in image
-    coordinates (y grows downward, so a positive angle turns clockwise on screen).
-    """
-    t = math.radians(angle_deg)
-    c, s = math.cos(t), math.sin(t)
-    out = []
-    for dx, dy in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)):
-        out.append((cx + dx * c - dy * s, cy + dx * s + dy * c))
-    return out
 
 
 def _polygonal(geom: Any) -> Any:

@@ -20,11 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vlmr1.frames import Frames, resolve_frames, to_original
+from vlmr1.frames import Frames, resolve_frames, rotated_corners, to_original
 from vlmr1.reportviews import Notice, Shape
 from vlmr1.rows import sample_from_row
 
-from .geometry import rotated_corners
 from .parse import Parsed, parse_answer, parse_solution
 
 __all__ = ["BoxView", "applies", "box_view", "checks", "iou", "notes", "parse_boxes", "shapes"]

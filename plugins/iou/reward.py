@@ -1,4 +1,4 @@
-"""The ``iou`` reward and the ``bbox`` verifier: parse, convert to one frame, match, score.
+"""The ``iou`` reward: parse, convert to one frame, match, score.
 
 The batch path is what keeps this reward cheap enough to run inline: completions are
 parsed once per distinct text, every row whose answer and gold are one axis-aligned
@@ -16,37 +16,20 @@ from typing import Any
 
 import numpy as np
 from vlmr1.errors import ConfigError
+from vlmr1.frames import Frames, check_frame_params, resolve_frames, rotated_to_original, to_original
 from vlmr1.types import Sample, Verdict
 
 from . import geometry
 from .compat import MODES, compat_verdict
-from vlmr1.frames import FRAMES, Frames, resolve_frames, scale_to_original
 from .duplicates import collapse_duplicates
 from .matching import match_pairs, score_matches
+from .params import DEFAULTS
 from .parse import Limits, Parsed, Shape, parse_answer, parse_solution
 from .unframed import warn_unframed
 
-__all__ = ["DEFAULTS", "Gold", "check_params", "compare", "extract", "prepare_gold", "score_batch"]
+__all__ = ["DEFAULTS", "Gold", "check_params", "prepare_gold", "score_batch"]
 
-DEFAULTS: dict[str, Any] = {
-    "frame": "auto",
-    "gt_frame": "original",
-    "model_family": None,
-    "metric": "iou",
-    "threshold": None,
-    "match": "hungarian",
-    "labels": False,
-    "order": "normalise",
-    "compat": None,
-    "max_boxes": Limits.max_boxes,
-    "max_chars": Limits.max_chars,
-    "max_vertices": Limits.max_vertices,
-    "max_shape_pairs": 2_500,
-    "duplicate_iou": 0.95,
-}
 _CHOICES = {
-    "frame": ("auto", *FRAMES),
-    "gt_frame": FRAMES,
     "metric": ("iou", "giou"),
     "match": ("hungarian", "greedy"),
     "order": ("normalise", "reject"),
@@ -65,6 +48,7 @@ class Gold:
 def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Defaults filled in and every choice checked; a ConfigError names the bad one."""
     p = {**DEFAULTS, **{k: v for k, v in params.items()}}
+    check_frame_params(p, "iou reward")
     for key, choices in _CHOICES.items():
         if p.get(key) not in choices:
             listing = ", ".join(str(c) for c in choices if c is not None)
@@ -93,11 +77,6 @@ def prepare_gold(solution: Any, params: Mapping[str, Any]) -> Gold:
     return Gold(parse_solution(solution, _limits(check_params(params))), solution)
 
 
-def extract(completion: str, params: Mapping[str, Any]) -> Parsed:
-    """The shapes of a completion; never None (a failed parse carries its reason)."""
-    return parse_answer(completion, _limits(check_params(params)))
-
-
 # -- one row ------------------------------------------------------------------------
 @dataclass
 class _Pair:
@@ -113,21 +92,18 @@ def _norm_label(label: str | None) -> str | None:
     return " ".join(label.casefold().split()) if label is not None else None
 
 
-def _convert(shapes: Sequence[Shape], sx: float, sy: float) -> list[Shape]:
-    """Shapes scaled to original pixels; a rotated box under unequal x/y scaling is no
-    longer a rotated rectangle, so it becomes the polygon of its corners first."""
-    if sx == 1.0 and sy == 1.0:
+def _convert(shapes: Sequence[Shape], frame: str, frames: Frames) -> list[Shape]:
+    """Shapes in ``frame`` as original pixels (:mod:`vlmr1.frames`); a rotated box under
+    unequal x/y scaling is no longer a rotated rectangle, so it becomes a polygon."""
+    if frame == "original":
         return list(shapes)
+    sizes = (frames.image_size, frames.input_size)
     out = []
     for s in shapes:
-        c = s.coords
-        if s.kind == "box":
-            out.append(Shape("box", (c[0] * sx, c[1] * sy, c[2] * sx, c[3] * sy), s.label))
-        elif s.kind == "rotated" and abs(sx - sy) <= 1e-12 * max(abs(sx), abs(sy)):
-            out.append(Shape("rotated", (c[0] * sx, c[1] * sy, c[2] * sx, c[3] * sy, c[4]), s.label))
+        if s.kind == "rotated":
+            out.append(Shape(*rotated_to_original(s.coords, frame, *sizes), s.label))
         else:
-            pts = geometry.rotated_corners(*c) if s.kind == "rotated" else list(zip(c[0::2], c[1::2]))
-            out.append(Shape("polygon", tuple(v for x, y in pts for v in (x * sx, y * sy)), s.label))
+            out.append(Shape(s.kind, to_original(s.coords, frame, *sizes), s.label))
     return out
 
 
@@ -165,8 +141,8 @@ def _plan(sample: Sample, parsed: Parsed, gold: Gold, p: Mapping[str, Any]) -> V
     if isinstance(frames, str):
         return Verdict.skip(frames)
     warn_unframed("iou", sample, frames, p)
-    pred = _convert(parsed.shapes, *scale_to_original(frames.pred, frames.image_size, frames.input_size))
-    golds = _convert(gold.parsed.shapes, *scale_to_original(frames.gold, frames.image_size, frames.input_size))
+    pred = _convert(parsed.shapes, frames.pred, frames)
+    golds = _convert(gold.parsed.shapes, frames.gold, frames)
     labels_ok = not p["labels"] or golds[0].label is None or _norm_label(pred[0].label) == _norm_label(golds[0].label)
     if n_pred == 1 and n_gold == 1 and pred[0].kind == golds[0].kind == "box" and labels_ok:
         return _Pair(np.asarray(pred[0].coords), np.asarray(golds[0].coords), frames, _answer(parsed))
@@ -252,12 +228,3 @@ def score_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping
     for (i, _), verdict in zip(pending, _finish_pairs([q for _, q in pending], p)):
         results[i] = verdict
     return [r if r is not None else Verdict.skip("internal: unscored") for r in results]
-
-
-def compare(answer: Parsed, gold: Any, sample: Sample, params: Mapping[str, Any]) -> Verdict:
-    """The ``bbox`` verifier's compare step: one row through the same logic as the batch."""
-    p = check_params(params)
-    if p["compat"] is not None:
-        return compat_verdict(sample, gold.raw if isinstance(gold, Gold) else gold, p)
-    planned = _plan(sample, answer, _as_gold(gold, p), p)
-    return _finish_pairs([planned], p)[0] if isinstance(planned, _Pair) else planned

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .params import LIMITS
+
 __all__ = ["BOX_KEYS", "DEFAULT_LIMITS", "LABEL_KEYS", "POLYGON_KEYS", "ROTATED_KEYS", "WRAPPER_KEYS", "Limits", "Parsed", "Shape", "shapes_from_value"]
 
 BOX_KEYS = ("bbox_2d", "bbox", "box", "box_2d")
@@ -26,10 +28,10 @@ WRAPPER_KEYS = ("objects", "boxes", "bboxes", "detections", "results", "result",
 class Limits:
     """Bounds that keep parsing cheap on any input (documented in docs/rewards/iou.md)."""
 
-    max_chars: int = 100_000
-    max_boxes: int = 500
-    max_vertices: int = 1_000
-    max_coord: float = 1e9
+    max_chars: int = LIMITS["max_chars"]
+    max_boxes: int = LIMITS["max_boxes"]
+    max_vertices: int = LIMITS["max_vertices"]
+    max_coord: float = LIMITS["max_coord"]
     scan_attempts: int = 64
 
     @classmethod

@@ -1,7 +1,8 @@
 """First-party plugin ``json``: the task prompt templates, the ``format`` reward derived
 from them, and the ``json`` reward (answer is JSON matching a JSON Schema).
 
-Importing this module is cheap: jsonschema loads on the first schema check.
+Registering is cheap: the templates are data, the rewards name their functions as text
+(imported when a run first uses them), and jsonschema loads on the first schema check.
 See docs/templates.md, docs/rewards/format.md and docs/rewards/json.md.
 """
 
@@ -10,10 +11,12 @@ from __future__ import annotations
 from vlmr1.hookspecs import hookimpl
 from vlmr1.types import Reward
 
-from .rewards import FORMAT_DEFAULTS, JSON_DEFAULTS, format_score_batch, json_score_batch
+from .params import FORMAT_DEFAULTS, JSON_DEFAULTS
 from .templates import TEMPLATES
 
 __all__ = ["register_prompt_templates", "register_rewards"]
+
+_REWARDS = "vlmr1.plugins.json.rewards:"
 
 
 @hookimpl
@@ -33,7 +36,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             "(no_answer_tag, multiple_answer_tags, text_outside_tags, answer_not_json, schema: <path>: "
             "<msg>, ...). None (no_template) for rows whose task has no template. params: template, "
             "strict, check_answer, think_prefilled, max_chars, max_depth, max_digits, options_column.",
-            score_batch=format_score_batch,
+            score_batch=_REWARDS + "format_score_batch",
             cheap=True,
             defaults=FORMAT_DEFAULTS,
         )
@@ -46,7 +49,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             "(answer_not_json, json_nan, json_number_too_large, json_too_deep, answer_too_long, "
             "schema: <path>: <msg>); None (no_schema) when no schema applies. params: schema, "
             "template, require_tags, lenient, max_chars, max_depth, max_digits.",
-            score_batch=json_score_batch,
+            score_batch=_REWARDS + "json_score_batch",
             cheap=True,
             defaults=JSON_DEFAULTS,
         )

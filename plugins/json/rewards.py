@@ -11,35 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
+from vlmr1.answers import answer_text, check_tags
+from vlmr1.choices import option_letters, parse_letters_strict
 from vlmr1.types import PromptTemplate, Sample, Verdict
 
 from .jsonanswer import JsonLimits, parse_answer_json, schema_error
-from vlmr1.answers import answer_text, check_tags
+from .params import FORMAT_DEFAULTS, JSON_DEFAULTS
 
 __all__ = ["FORMAT_DEFAULTS", "JSON_DEFAULTS", "format_score_batch", "json_score_batch", "check_answer_kind", "resolve_template"]
-
-FORMAT_DEFAULTS: dict[str, Any] = {
-    "template": None,
-    "strict": True,
-    "check_answer": True,
-    "think_prefilled": False,
-    "max_chars": 50_000,
-    "max_depth": 32,
-    "max_digits": 50,
-    "options_column": "options",
-    "lenient": False,
-    "compat": None,
-}
-
-JSON_DEFAULTS: dict[str, Any] = {
-    "schema": None,
-    "template": None,
-    "require_tags": False,
-    "lenient": False,
-    "max_chars": 50_000,
-    "max_depth": 32,
-    "max_digits": 50,
-}
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 
@@ -99,8 +78,6 @@ def check_answer_kind(answer: str, template: PromptTemplate, sample: Sample, par
             if norm in {str(e).lower() for e in enum}:
                 return "ok", norm
             return "answer_not_choice", None
-        from vlmr1.plugins.math.choice import option_letters, parse_letters_strict
-
         letters = parse_letters_strict(body)
         if letters is None:
             return "answer_not_choice", None

@@ -18,12 +18,12 @@ from typing import Any
 from vlmr1.answers import answer_text
 from vlmr1.types import Sample, Verdict
 
-from .rewards import CONSISTENCY_DEFAULTS, _fallback
+from .params import ANSWER_JUDGE_DEFAULTS
+from .rewards import _fallback
 
 __all__ = ["ANSWER_JUDGE_DEFAULTS", "answer_judge_ascore", "build_gold_messages"]
 
 PROMPT_VERSION = "answer-gold-v1"
-ANSWER_JUDGE_DEFAULTS: dict[str, Any] = {**CONSISTENCY_DEFAULTS, "max_answer_chars": 4000}
 
 SYSTEM = """You check whether a student's final answer means the same as the correct answer.
 

@@ -20,30 +20,9 @@ from typing import Any, Mapping, Sequence
 
 from vlmr1.types import Sample, Verdict
 
+from .params import CONSISTENCY_DEFAULTS
 from .parse import extract_answer, parse_choice, parse_verdict
 
-CONSISTENCY_DEFAULTS: dict[str, Any] = {
-    "backend": None,  # "openai" (default when base_url is set) or "transformers"
-    "base_url": None,
-    "model": None,
-    "api_key_env": None,
-    "model_path": None,
-    "timeout_s": 20.0,
-    "max_retries": 2,
-    "concurrency": 8,
-    "temperature": 0.0,
-    "max_tokens": 512,
-    "max_body_bytes": 4 * 1024 * 1024,
-    "deadline_s": 30.0,
-    "cache": True,
-    "cache_path": None,
-    "cache_size": 100_000,
-    "max_reasoning_chars": 4000,
-    "answer_labels": None,
-    "fallback_score": None,
-    "think_tags": ["<think>", "</think>"],
-    "answer_tags": ["<answer>", "</answer>"],
-}
 
 PAIRWISE_ANSWER_LABELS = {"1": "Response 1 is better", "2": "Response 2 is better"}
 LABEL_COLUMNS = ("solution", "label", "preference")

@@ -1,4 +1,4 @@
-"""The ``mcq`` and ``yes_no`` rewards and verifiers: cheap, inline, set comparison of letters.
+"""The ``mcq`` and ``yes_no`` rewards: cheap, inline, set comparison of letters.
 
 The answer is read from the last ``<answer>`` block when there is one, else from the
 whole completion (or refused with ``no_answer_tag`` when ``require_tags`` is set). The
@@ -11,15 +11,13 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from vlmr1.answers import answer_text
+from vlmr1.choices import extract_letters, extract_yes_no, gold_letters, gold_yes_no, option_letters
 from vlmr1.types import Sample, Verdict
 
 from .choice_compat import compat_batch, mcq_compat, yes_no_compat
-from .choice import extract_letters, extract_yes_no, gold_letters, gold_yes_no, option_letters
+from .params import MCQ_DEFAULTS, YES_NO_DEFAULTS
 
 __all__ = ["MCQ_DEFAULTS", "YES_NO_DEFAULTS", "mcq_score_batch", "yes_no_score_batch", "choice_extract", "mcq_compare", "yes_no_compare"]
-
-MCQ_DEFAULTS: dict[str, Any] = {"require_tags": False, "partial": False, "options_column": "options", "max_chars": 4000, "compat": None}
-YES_NO_DEFAULTS: dict[str, Any] = {"require_tags": False, "max_chars": 4000, "compat": None}
 
 
 def choice_extract(completion: str, params: Mapping[str, Any]) -> str | None:

@@ -1,8 +1,7 @@
 """Where a math answer is in a completion: ``<answer>``, then ``\\boxed{}``, then the last line.
 
-``\\boxed{\\frac{1}{2}}`` cannot be found with a regular expression (the braces nest), so
-the box is read by a brace-balancing scan from its opening brace; escaped braces (``\\{``)
-do not count. Every step is a bounded number of linear scans.
+Boxes are read by :mod:`vlmr1.answers` (``final_boxes``: nested braces, several boxes
+read together), as every reward reads them. Every step is a bounded number of linear scans.
 
 What real completions add to that order:
 
@@ -19,94 +18,15 @@ What real completions add to that order:
 from __future__ import annotations
 
 import functools
-import re
 
-from vlmr1.answers import answer_text
+from vlmr1.answers import answer_text, box_before, final_boxes, matching_brace
 
-__all__ = ["CHAT_MARKERS", "matching_brace", "last_boxed", "final_boxes", "clean_answer", "extract_math_answer", "cut_chat_debris"]
+__all__ = ["CHAT_MARKERS", "clean_answer", "extract_math_answer", "cut_chat_debris"]
 
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
-_MAX_BOX_TRIES = 4
-_MAX_BOXES = 12
 _PREFIXES = ("final answer is", "final answer:", "answer is", "answer:", "answer =")
 _SHORT = 200
 CHAT_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<|start_header_id|>",
                 "<\uff5cend\u2581of\u2581sentence\uff5c>", "</s>")
-
-
-def matching_brace(text: str, open_at: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_at``, or -1 if it never closes."""
-    depth = 0
-    i, n = open_at, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2  # \{ and \} are literal braces
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
-def _box_before(text: str, end: int) -> tuple[int, int, str] | None:
-    """The last complete box starting before ``end``: (start, end, content), or None.
-
-    A box that never closes (a truncated completion) is skipped for the one before it.
-    ``\\boxed 5`` (no braces) gives ``5``."""
-    for _ in range(_MAX_BOX_TRIES):
-        at, command = max((text.rfind(c, 0, end), c) for c in _BOX_COMMANDS)
-        if at < 0:
-            return None
-        i = at + len(command)
-        while i < len(text) and text[i] in " \t":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            close = matching_brace(text, i)
-            if close >= 0:
-                return at, close + 1, text[i + 1:close]
-        elif i < len(text) and i > at + len(command):
-            stop = i
-            while stop < len(text) and not text[stop].isspace() and text[stop] not in "$,":
-                stop += 1
-            return (at, stop, text[i:stop]) if stop > i else None
-        end = at
-    return None
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``), or None."""
-    got = _box_before(text, len(text))
-    return got[2] if got is not None else None
-
-
-_GAP_NOISE = re.compile(r"\\(?:text|mathrm|textrm)\s*\{\s*(?:and|or)\s*\}|\\q?quad|\\[,;:! ]|\\[()\[\]]|\$")
-_GAP_OK = re.compile(r"^[\s,;]*(?:(?:and|or)[\s,;]*)*$")
-
-
-def final_boxes(text: str) -> str | None:
-    """The last box, together with the boxes just before it that only commas, "and",
-    "or" and spacing separate from it, joined as a list (``1, 2``); None without a box."""
-    last = _box_before(text, len(text))
-    if last is None:
-        return None
-    start, _, content = last
-    parts = [content.strip()]
-    for _ in range(_MAX_BOXES):
-        prev = _box_before(text, start)
-        if prev is None:
-            break
-        gap = text[prev[1]:start]
-        if len(gap) >= 70 or not _GAP_OK.match(_GAP_NOISE.sub(" ", gap)):
-            break
-        if prev[2].strip() != parts[0]:
-            parts.insert(0, prev[2].strip())
-        start = prev[0]
-    return ", ".join(p for p in parts if p) or parts[-1]
 
 
 def _strip_delimiters(s: str) -> str:
@@ -214,7 +134,7 @@ def _extract(completion: str, answer_tags: tuple[str, str]) -> tuple[str | None,
         boxed = final_boxes(inner) if "\\boxed" in inner or "\\fbox" in inner else None
         got = clean_answer(boxed if boxed is not None else inner)
         return (got, "answer_tag") if got else (None, "empty_answer")
-    box = _box_before(completion, len(completion)) if "\\boxed" in completion or "\\fbox" in completion else None
+    box = box_before(completion, len(completion)) if "\\boxed" in completion or "\\fbox" in completion else None
     phrase = _answer_phrase(completion, box[1] if box is not None else 0)
     if phrase is not None:  # "... \\boxed{255} ... The final answer is $10,455$.": the later word
         got = clean_answer(phrase)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .extract import matching_brace
+from vlmr1.answers import matching_brace
 
 __all__ = ["Bounds", "check_bounds"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from .extract import matching_brace
+from vlmr1.answers import matching_brace
 
 __all__ = ["normalize"]
 

@@ -28,29 +28,21 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from vlmr1.answers import answer_text
+from vlmr1.answers import answer_text, final_boxes
+from vlmr1.choices import extract_letters
 from vlmr1.types import Sample, Verdict
 
-from .choice import extract_letters
-from .extract import clean_answer, extract_math_answer, final_boxes
+from .extract import clean_answer, extract_math_answer
 from .guard import Bounds, check_bounds
 from .latex import read_latex, verify, warm
 from .numbers import plain_number
+from .params import MATH_DEFAULTS
 from .quick import GoldForm, MathGold, in_gold_unit, quick_form, squeezed, value_rejects
 from .reading import Reading, choice_letter, read_text
 from .shortcuts import decide, same_text_accepts
 
 __all__ = ["MATH_DEFAULTS", "GoldForm", "MathGold", "plain_number", "prepare_gold", "quick_compare", "compare_answer", "math_score",
-           "math_triage", "math_extract", "math_compare", "math_warmup", "math_dedupe_key"]
-
-MATH_DEFAULTS: dict[str, Any] = {
-    "rel_tol": 0.0,
-    "abs_tol": 0.0,
-    "max_chars": 1000,
-    "max_depth": 24,
-    "float_rounding": 6,
-}
-
+           "math_triage", "math_warmup", "math_dedupe_key"]
 
 def _bounds(params: Mapping[str, Any]) -> Bounds:
     return Bounds(max_chars=int(params.get("max_chars", 1000)), max_depth=int(params.get("max_depth", 24)))
@@ -276,14 +268,3 @@ def math_dedupe_key(sample: Sample, params: Mapping[str, Any]) -> tuple[str | No
     """``math_score`` reads nothing of the completion but this: its answer and where it
     came from. Generations that reach the same answer are verified once."""
     return extract_math_answer(sample.completion)
-
-
-# -- the same logic as a Verifier's three steps ----------------------------------------
-def math_extract(completion: str, params: Mapping[str, Any]) -> str | None:
-    return extract_math_answer(completion)[0]
-
-
-def math_compare(answer: Any, gold: Any, sample: Sample, params: Mapping[str, Any]) -> Verdict:
-    if not isinstance(gold, MathGold):
-        gold = prepare_gold(gold, params)
-    return compare_answer(str(answer), gold, params)

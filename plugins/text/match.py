@@ -19,12 +19,11 @@ from vlmr1.compat import ANSWER_TAGS, clean_text, extract_choice, first, last, s
 from vlmr1.errors import ConfigError
 from vlmr1.types import Sample, Verdict
 
+from .params import CHAIN_DEFAULTS, FUZZY_DEFAULTS, MATCH_DEFAULTS
+
 __all__ = ["MATCH_DEFAULTS", "FUZZY_DEFAULTS", "CHAIN_DEFAULTS", "all_match_batch", "fuzzy_batch", "chain_score",
            "check_match", "check_fuzzy", "chain_warmup", "normalise"]
 
-MATCH_DEFAULTS: dict[str, Any] = {"compat": None, "require_tags": False, "max_chars": 20_000}
-FUZZY_DEFAULTS: dict[str, Any] = {**MATCH_DEFAULTS, "scorer": "ratio", "threshold": None}
-CHAIN_DEFAULTS: dict[str, Any] = {"max_chars": 20_000}
 _SCORERS = ("ratio", "levenshtein", "token_sort_ratio", "token_set_ratio", "partial_ratio")
 
 

@@ -29,15 +29,10 @@ from vlmr1.answers import answer_text, strip_fence
 from vlmr1.errors import ConfigError
 from vlmr1.types import Sample, Verdict
 
+from .params import COSINE_DEFAULTS, REPETITION_DEFAULTS
+
 __all__ = ["COSINE_DEFAULTS", "REPETITION_DEFAULTS", "check_cosine", "check_repetition", "cosine_score",
            "cosine_value", "repetition_batch", "repetition_value"]
-
-COSINE_DEFAULTS: dict[str, Any] = {
-    "min_value_wrong": -1.0, "max_value_wrong": -0.5, "min_value_correct": 0.5, "max_value_correct": 1.0,
-    "max_len": 1000, "unit": "chars", "correct": "math", "max_chars": 200_000,
-}
-REPETITION_DEFAULTS: dict[str, Any] = {"ngram_size": 6, "max_penalty": -1.0, "boxes": False, "max_chars": 200_000}
-
 
 def _number(p: Mapping[str, Any], key: str) -> float:
     v = p[key]

@@ -21,18 +21,17 @@ def verdict(completion=None, solution=None, *, reward="ocr", params=None, **fiel
     """One verdict of a registered reward, looked up by name as a config would name it."""
     from vlmr1.registry import get_registry
 
-    reg = get_registry()
-    spec = reg.reward(reward)
+    spec = get_registry().reward(reward)
     merged = {**spec.defaults, **(params or {})}
-    verifier = reg.verifier(spec.verifier)
     sample = make_sample(completion, solution, **fields)
-    return verifier.verify(sample, verifier.prepare(sample.solution, merged), merged)
+    return spec.verify(sample, spec.prepare(sample.solution, merged), merged)
 
 
-def test_registers_a_verifier_two_rewards_and_a_template(registry):
-    assert set(registry.verifiers) == {"ocr"}
+def test_registers_two_rewards_in_the_verifier_style_and_a_template(registry):
     assert set(registry.rewards) == {"ocr", "ocr_strict"}
-    assert registry.reward("ocr").verifier == "ocr" and registry.reward("ocr_strict").verifier == "ocr"
+    for name in ("ocr", "ocr_strict"):
+        reward = registry.reward(name)
+        assert (reward.extract, reward.compare, reward.prepare) == (plugin.extract, plugin.compare, plugin.prepare)
     assert registry.reward("ocr_strict").defaults["exact"] is True
     template = registry.template("ocr_lines")
     assert template.answer_kind == "text" and "<answer>" in template.system

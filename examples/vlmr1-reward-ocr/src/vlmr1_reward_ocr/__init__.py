@@ -3,17 +3,19 @@
 A vlmr1 plugin found through the ``vlmr1`` entry point in this package's
 pyproject.toml. It registers:
 
-- verifier ``ocr``: the text of the last ``<answer>`` block against the ground truth,
+- reward ``ocr``: the text of the last ``<answer>`` block against the ground truth,
   scored ``1 - levenshtein / max(len)`` after Unicode NFKC, case folding and white-space
   collapsing (see :mod:`vlmr1_reward_ocr.text`);
-- reward ``ocr``: graded similarity, built on the verifier;
-- reward ``ocr_strict``: 1.0 only for a transcription equal after normalisation;
+- reward ``ocr_strict``: the same steps, 1.0 only for a transcription equal after
+  normalisation;
 - prompt template ``ocr_lines``: "read all the text in the image". vlmr1's own ``json``
   plugin owns the template name ``ocr``, and names are unique across plugins, so this
   one takes a name of its own.
 
-``extract``, ``prepare`` and ``compare`` are module-level functions on purpose: the
-vlmr1 engine may run verifiers in worker processes and sends them there by reference.
+Both rewards score in the verifier style: ``extract`` (the answer), ``prepare`` (the
+ground truth, once per distinct solution), ``compare`` (one against the other). They are
+module-level functions on purpose: the vlmr1 engine may run them in worker processes and
+sends them there by reference.
 """
 
 from __future__ import annotations
@@ -39,8 +41,6 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
-
-NAME = "ocr"
 
 DEFAULTS: dict[str, Any] = {
     "casefold": True,  # "Hello" == "hello"
@@ -161,20 +161,6 @@ def compare(answer: str, gold: Any, sample: vlmr1.Sample, params: vlmr1.Params) 
     return vlmr1.Verdict(sim, f"sim={sim:.3f}", answer, details)
 
 
-@vlmr1.hookimpl
-def register_verifiers(register):  # noqa: ANN001, ANN201 - the core's callback
-    register(
-        vlmr1.Verifier(
-            NAME,
-            extract=extract,
-            compare=compare,
-            prepare=prepare,
-            doc="OCR text in the last <answer> block against the solution by normalised edit distance "
-            "(NFKC, case fold, white space collapsed).",
-        )
-    )
-
-
 _PARAMS_DOC = (
     " Params: casefold, punctuation (false drops it), unit (char|word), threshold, answer_tag, max_length."
 )
@@ -187,8 +173,11 @@ def register_rewards(register):  # noqa: ANN001, ANN201 - the core's callback
     register(
         vlmr1.Reward(
             "ocr",
-            verifier=NAME,
+            extract=extract,
+            compare=compare,
+            prepare=prepare,
             cheap=True,
+            needs=("solution",),
             defaults=dict(DEFAULTS),
             doc="OCR accuracy: 1 - edit distance / length of the longer text, after normalisation." + _PARAMS_DOC,
         )
@@ -196,8 +185,11 @@ def register_rewards(register):  # noqa: ANN001, ANN201 - the core's callback
     register(
         vlmr1.Reward(
             "ocr_strict",
-            verifier=NAME,
+            extract=extract,
+            compare=compare,
+            prepare=prepare,
             cheap=True,
+            needs=("solution",),
             defaults={**DEFAULTS, "exact": True},
             doc="OCR exact match: 1.0 only if the normalised transcription equals the solution." + _PARAMS_DOC,
         )

@@ -1,5 +1,9 @@
 """Multiple-choice letters and yes/no answers, read the way a person would read them.
 
+Shared by every reward that reads an option letter (``mcq``, ``yes_no``, the ``format``
+check of a choice template, the math reward's lettered answers), so they agree on what
+"the answer is B" means.
+
 Both readers work on tokens (one linear ``re.finditer`` pass over a bounded tail of the
 text), never on backtracking patterns, and both prefer saying "no answer" over guessing:
 
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
+
+from .answers import answer_text
 
 __all__ = [
     "LETTERS",
@@ -239,8 +245,6 @@ def extract_yes_no(text: str, max_chars: int = 4000, max_fallback_words: int = 8
 
 def _gold_text(solution: Any) -> str:
     text = solution if isinstance(solution, str) else str(solution)
-    from vlmr1.answers import answer_text
-
     inner = answer_text(text)
     return (inner if inner is not None else text).strip()
 
