@@ -20,31 +20,18 @@ import urllib.request
 
 import pytest
 import torch
+from trainer_cases import BOX, REC_LABEL, RIGHT, WRONG, use_config
 
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 1, timeout: 10}
-"""
 PROMPT = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
-QUERIES = [PROMPT + "<think>2 and 2</think><answer>4</answer><|im_end|>",
-           PROMPT + "<think>2 and 2</think><answer>5</answer><|im_end|>",
-           "P" + '<think>there</think><answer>{"bbox_2d": [10, 10, 50, 50]}</answer>']
+QUERIES = [PROMPT + RIGHT + "<|im_end|>", PROMPT + WRONG + "<|im_end|>", "P" + BOX]
 PROMPTS = [PROMPT, PROMPT, "P"]
-LABELS = ["4", json.dumps({"solution": "4", "task": "math"}),
-          json.dumps({"solution": [10, 10, 50, 50], "task": "rec", "image_size": [100, 100]})]
+LABELS = ["4", json.dumps({"solution": "4", "task": "math"}), REC_LABEL]
 EXPECTED = [1.5, 0.5, 1.5]
 
 
 @pytest.fixture()
 def config(tmp_path, monkeypatch):
-    path = tmp_path / "rewards.yaml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("VLMR1_CONFIG", str(path))
-    return path
+    return use_config(tmp_path, monkeypatch)
 
 
 def as_experience_info(info):

@@ -18,19 +18,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from trainer_cases import BOX, RIGHT, WRONG, write_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 1, timeout: 10}
-"""
-RIGHT = "<think>2 and 2</think><answer>4</answer>"
-WRONG = "<think>2 and 2</think><answer>5</answer>"
-BOX = '<think>there</think><answer>{"bbox_2d": [10, 10, 50, 50]}</answer>'
 # (data_source, response, ground truth, extra_info, expected score, expected accuracy, expected box)
 ROWS = [
     ("openai/gsm8k", RIGHT, "4", {}, 1.5, 1.0, None),
@@ -78,9 +68,7 @@ def data_proto(tok, rows=ROWS):
 
 @pytest.fixture(scope="module")
 def config_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("verl") / "rewards.yaml"
-    path.write_text(CONFIG)
-    return str(path)
+    return str(write_config(tmp_path_factory.mktemp("verl")))
 
 
 def loaded_fn(config_path, name="compute_score"):
