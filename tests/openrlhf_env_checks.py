@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 import torch
@@ -66,19 +62,10 @@ def test_remote_rm_url_against_vlmr1_serve(config):
 
     if subprocess.run([sys.executable, "-c", "import uvicorn, starlette, prometheus_client"]).returncode:
         pytest.skip("the serve extra is not installed in this environment")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "vlmr1.cli", "serve", "--config", str(config), "--port", str(port)],
-                            env={**os.environ, "VLMR1_PLUGINS": ""})
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        executor = SingleTurnAgentExecutor(remote_rm_url=f"http://127.0.0.1:{port}/get_reward")
+    from serve_tools import Server
+
+    with Server(config) as server:
+        executor = SingleTurnAgentExecutor(remote_rm_url=f"{server.url}/get_reward")
         one = asyncio.run(executor._fetch_rewards_via_http(QUERIES, PROMPTS, LABELS))
         assert one[0]["rewards"] == EXPECTED and one[0]["scores"] == EXPECTED
         assert one[0]["extra_logs"]["box"] == [0.0, 0.0, 1.0]  # --na-reward 0.0 where box does not apply
@@ -89,6 +76,3 @@ def test_remote_rm_url_against_vlmr1_serve(config):
         singles = asyncio.run(each())
         assert [s[0]["rewards"] for s in singles] == [[r] for r in EXPECTED]
         assert all(torch.isfinite(t).all() for s in singles for t in as_experience_info(s[0]).values())
-    finally:
-        proc.terminate()
-        proc.wait(30)
