@@ -47,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from r1v import r1v_accuracy
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpora" / "vlm-r1"
 BATCH = 512
@@ -152,28 +154,6 @@ def real_rollouts(corpus: Path = CORPUS) -> list[dict]:
 
 
 # ----------------------------------------------------- the serial baseline ------
-def r1v_accuracy(content: str, sol: str, parse, verify) -> float:  # noqa: ANN001 - math-verify's functions
-    """R1-V's accuracy reward for one completion, as its training script writes it."""
-    reward = 0.0
-    try:
-        answer = parse(content)
-        if float(verify(answer, parse(sol))) > 0:
-            reward = 1.0
-    except Exception:  # noqa: BLE001 - the loop being reproduced swallows everything
-        pass
-    if reward == 0.0:
-        try:
-            sol_match = re.search(r"<answer>(.*?)</answer>", sol)
-            ground_truth = sol_match.group(1).strip() if sol_match else sol.strip()
-            content_match = re.search(r"<answer>(.*?)</answer>", content)
-            student_answer = content_match.group(1).strip() if content_match else content.strip()
-            if student_answer == ground_truth:
-                reward = 1.0
-        except Exception:  # noqa: BLE001
-            pass
-    return reward
-
-
 def serial_main(inp: str, out: str) -> None:
     """The serial loop as a script: import, read, score every row, write the rewards."""
     from math_verify import parse, verify

@@ -39,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from r1v import r1v_accuracy
+
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent.parent / "shared" / "corpora" / "vlm-r1"
 THINK = ("Let me look carefully. First I restate the question, then I work through it step by step and "
@@ -108,23 +110,8 @@ def r1v_loop(rows: list[dict]) -> list[float]:
     fmt = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>")
     out = []
     for r in rows:
-        content, sol = r["completion"], r["solution"]
-        reward = 0.0
-        try:
-            if float(verify(parse(content), parse(sol))) > 0:
-                reward = 1.0
-        except Exception:
-            pass
-        if reward == 0.0:
-            try:
-                sol_match = re.search(r"<answer>(.*?)</answer>", sol)
-                ground_truth = sol_match.group(1).strip() if sol_match else sol.strip()
-                content_match = re.search(r"<answer>(.*?)</answer>", content)
-                student_answer = content_match.group(1).strip() if content_match else content.strip()
-                if student_answer == ground_truth:
-                    reward = 1.0
-            except Exception:
-                pass
+        content = r["completion"]
+        reward = r1v_accuracy(content, r["solution"], parse, verify)
         out.append(reward + 0.5 * (1.0 if fmt.match(content) else 0.0))
     return out
 

@@ -18,3 +18,17 @@ def _fresh_registry(monkeypatch):
     previous = registry.set_registry(None)
     yield
     registry.set_registry(previous)
+
+
+@pytest.fixture()
+def fresh_judge():
+    """The judge plugin's process-wide backends and verdict caches, empty before and after
+    a test, so no test sees another's judge or cached verdicts (``usefixtures("fresh_judge")``)."""
+    from vlmr1.plugins.judge.backend import reset_backends
+    from vlmr1.plugins.judge.cache import clear_shared_caches
+
+    clear_shared_caches()
+    reset_backends()
+    yield
+    clear_shared_caches()
+    reset_backends()

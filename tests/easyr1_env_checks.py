@@ -11,23 +11,13 @@ EasyR1's own ``AutoRewardManager`` loads our file by path and scores a real ``Da
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
+from trainer_cases import BOX, REC_LABEL, RIGHT, WRONG, write_config
 
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 1, timeout: 10}
-"""
-RESPONSES = ["<think>2 and 2</think><answer>4</answer>", "<think>2 and 2</think><answer>5</answer>",
-             '<think>there</think><answer>{"bbox_2d": [10, 10, 50, 50]}</answer>']
-TRUTHS = ["4", "<answer>4</answer>", json.dumps({"solution": [10, 10, 50, 50], "task": "rec", "image_size": [100, 100]})]
+RESPONSES = [RIGHT, WRONG, BOX]
+TRUTHS = ["4", "<answer>4</answer>", REC_LABEL]
 EXPECTED = [1.5, 0.5, 1.5]
 
 
@@ -49,8 +39,7 @@ def test_auto_reward_manager(tmp_path, reward_type):
     from verl.workers.reward.function import AutoRewardManager
     from vlmr1.trainers import easyr1
 
-    cfg_path = tmp_path / "rewards.yaml"
-    cfg_path.write_text(CONFIG)
+    cfg_path = write_config(tmp_path)
     if reward_type == "sequential":
         source = tmp_path / "easyr1_sequential.py"
         source.write_text(open(easyr1.__file__).read().replace('REWARD_TYPE = "batch"', 'REWARD_TYPE = "sequential"'))

@@ -11,40 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 import torch
+from trainer_cases import BOX, REC_LABEL, RIGHT, WRONG, use_config
 
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 1, timeout: 10}
-"""
 PROMPT = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
-QUERIES = [PROMPT + "<think>2 and 2</think><answer>4</answer><|im_end|>",
-           PROMPT + "<think>2 and 2</think><answer>5</answer><|im_end|>",
-           "P" + '<think>there</think><answer>{"bbox_2d": [10, 10, 50, 50]}</answer>']
+QUERIES = [PROMPT + RIGHT + "<|im_end|>", PROMPT + WRONG + "<|im_end|>", "P" + BOX]
 PROMPTS = [PROMPT, PROMPT, "P"]
-LABELS = ["4", json.dumps({"solution": "4", "task": "math"}),
-          json.dumps({"solution": [10, 10, 50, 50], "task": "rec", "image_size": [100, 100]})]
+LABELS = ["4", json.dumps({"solution": "4", "task": "math"}), REC_LABEL]
 EXPECTED = [1.5, 0.5, 1.5]
 
 
 @pytest.fixture()
 def config(tmp_path, monkeypatch):
-    path = tmp_path / "rewards.yaml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("VLMR1_CONFIG", str(path))
-    return path
+    return use_config(tmp_path, monkeypatch)
 
 
 def as_experience_info(info):
@@ -79,19 +62,10 @@ def test_remote_rm_url_against_vlmr1_serve(config):
 
     if subprocess.run([sys.executable, "-c", "import uvicorn, starlette, prometheus_client"]).returncode:
         pytest.skip("the serve extra is not installed in this environment")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "vlmr1.cli", "serve", "--config", str(config), "--port", str(port)],
-                            env={**os.environ, "VLMR1_PLUGINS": ""})
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        executor = SingleTurnAgentExecutor(remote_rm_url=f"http://127.0.0.1:{port}/get_reward")
+    from serve_tools import Server
+
+    with Server(config) as server:
+        executor = SingleTurnAgentExecutor(remote_rm_url=f"{server.url}/get_reward")
         one = asyncio.run(executor._fetch_rewards_via_http(QUERIES, PROMPTS, LABELS))
         assert one[0]["rewards"] == EXPECTED and one[0]["scores"] == EXPECTED
         assert one[0]["extra_logs"]["box"] == [0.0, 0.0, 1.0]  # --na-reward 0.0 where box does not apply
@@ -102,6 +76,3 @@ def test_remote_rm_url_against_vlmr1_serve(config):
         singles = asyncio.run(each())
         assert [s[0]["rewards"] for s in singles] == [[r] for r in EXPECTED]
         assert all(torch.isfinite(t).all() for s in singles for t in as_experience_info(s[0]).values())
-    finally:
-        proc.terminate()
-        proc.wait(30)

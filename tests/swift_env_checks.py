@@ -13,18 +13,7 @@ import math
 
 import pytest
 import torch
-
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 1, timeout: 10}
-"""
-RIGHT = "<think>2 and 2</think><answer>4</answer>"
-WRONG = "<think>2 and 2</think><answer>5</answer>"
-BOX = '<think>there</think><answer>{"bbox_2d": [10, 10, 50, 50]}</answer>'
+from trainer_cases import BOX, RIGHT, WRONG, use_config
 
 
 def test_plugin_file_orms_and_compute_rewards_per_func(tmp_path, monkeypatch):
@@ -35,9 +24,7 @@ def test_plugin_file_orms_and_compute_rewards_per_func(tmp_path, monkeypatch):
     from swift.utils import import_external_file
 
     assert swift.__version__ == "4.6.0", swift.__version__
-    cfg = tmp_path / "rewards.yaml"
-    cfg.write_text(CONFIG)
-    monkeypatch.setenv("VLMR1_CONFIG", str(cfg))
+    use_config(tmp_path, monkeypatch)
     plugin = tmp_path / "vlmr1_swift_plugin.py"
     plugin.write_text("from vlmr1.trainers.swift import register\nregister()\n")
     import_external_file(str(plugin))  # what --external_plugins does

@@ -27,27 +27,15 @@ from functools import partial
 
 import numpy as np
 import pytest
+from trainer_cases import BOX, REC_LABEL, RIGHT, WRONG, reward_config, use_config, write_config
 from vlmr1.trainers import verl
 
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 0, timeout: 10}
-"""
-RIGHT = "<think>2 and 2</think><answer>4</answer>"
-WRONG = "<think>2 and 2</think><answer>5</answer>"
-BOX = '<think>there</think><answer>{"bbox_2d": [10, 10, 50, 50]}</answer>'
-REC_LABEL = json.dumps({"solution": [10, 10, 50, 50], "task": "rec", "image_size": [100, 100]})
+CONFIG = reward_config(workers=0)
 
 
 @pytest.fixture()
 def config(tmp_path, monkeypatch):
-    path = tmp_path / "rewards.yaml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("VLMR1_CONFIG", str(path))
+    path = use_config(tmp_path, monkeypatch, CONFIG)
     verl.configure(None)
     yield path
     verl.configure(None)
@@ -181,8 +169,7 @@ def test_trl_grpo_command_line_trains_with_vlmr1_reward_funcs(tmp_path):
     rows = [{"prompt": [{"role": "user", "content": f"What is {i} + {i}?"}], "solution": str(2 * i), "task": "math"}
             for i in range(4)]
     (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = tmp_path / "rewards.yaml"
-    cfg.write_text(CONFIG)
+    cfg = write_config(tmp_path, CONFIG)
     trl_bin = os.path.join(os.path.dirname(sys.executable), "trl")
     # the `trl` console script, or what it runs (trl.cli:main) where this environment has no script of its own
     trl_cmd = [trl_bin] if os.path.exists(trl_bin) else [sys.executable, "-c",

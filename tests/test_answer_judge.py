@@ -9,17 +9,9 @@ import judge_server as js
 from vlmr1 import Sample
 from vlmr1.config import config_from_dict
 from vlmr1.engine import Engine
-from vlmr1.plugins.judge.backend import reset_backends
-from vlmr1.plugins.judge.cache import clear_shared_caches
 
 
-@pytest.fixture(autouse=True)
-def _fresh():
-    clear_shared_caches()
-    reset_backends()
-    yield
-    clear_shared_caches()
-    reset_backends()
+pytestmark = pytest.mark.usefixtures("fresh_judge")
 
 
 def run(url, samples, **params):

@@ -16,20 +16,12 @@ import yaml
 import judge_server as js
 from vlmr1.config import config_from_dict
 from vlmr1.engine import Engine
-from vlmr1.plugins.judge.backend import reset_backends
-from vlmr1.plugins.judge.cache import clear_shared_caches
 from vlmr1.plugins.judge.presets import preset_dict
 
 LABELS = {"1": "Response 1 is better", "2": "Response 2 is better"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh():
-    clear_shared_caches()
-    reset_backends()
-    yield
-    clear_shared_caches()
-    reset_backends()
+pytestmark = pytest.mark.usefixtures("fresh_judge")
 
 
 def rows(n: int = 6) -> list[dict]:

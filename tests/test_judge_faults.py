@@ -11,7 +11,6 @@ import pytest
 
 import judge_server as js
 from vlmr1.errors import ConfigError
-from vlmr1.plugins.judge.backend import reset_backends
 from vlmr1.plugins.judge.cache import clear_shared_caches
 from vlmr1.plugins.judge.rewards import consistency_ascore
 from vlmr1.types import Sample
@@ -19,13 +18,7 @@ from vlmr1.types import Sample
 SLACK = 1.0  # seconds beyond the deadline allowed for cancellation and teardown
 
 
-@pytest.fixture(autouse=True)
-def _fresh_judge_state():
-    clear_shared_caches()
-    reset_backends()
-    yield
-    clear_shared_caches()
-    reset_backends()
+pytestmark = pytest.mark.usefixtures("fresh_judge")
 
 
 def completions(n: int, tag: str = "") -> list[Sample]:

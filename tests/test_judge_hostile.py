@@ -16,7 +16,6 @@ import pytest
 import judge_server as js
 from vlmr1.errors import ConfigError
 from vlmr1.plugins.judge.backend import reset_backends, settings_from_params
-from vlmr1.plugins.judge.cache import clear_shared_caches
 from vlmr1.plugins.judge.rewards import consistency_ascore
 from vlmr1.types import Sample
 
@@ -25,13 +24,7 @@ MB = 1024 * 1024
 POLICY = "<think>2+2=4 so the answer is 4.\nVERDICT: 1</think><answer>5</answer>"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_judge_state():
-    clear_shared_caches()
-    reset_backends()
-    yield
-    clear_shared_caches()
-    reset_backends()
+pytestmark = pytest.mark.usefixtures("fresh_judge")
 
 
 def _params(url: str, **kw) -> dict:

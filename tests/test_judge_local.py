@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 
 from vlmr1.plugins.judge import local
-from vlmr1.plugins.judge.backend import reset_backends
-from vlmr1.plugins.judge.cache import clear_shared_caches
 from vlmr1.plugins.judge.rewards import consistency_ascore
 from vlmr1.types import Sample
 
@@ -88,12 +86,7 @@ def tiny_dirs(tmp_path_factory):
     }
 
 
-@pytest.fixture(autouse=True)
-def _fresh():
-    clear_shared_caches()
-    reset_backends()
-    yield
-    reset_backends()
+pytestmark = pytest.mark.usefixtures("fresh_judge")
 
 
 SAMPLES = [

@@ -11,26 +11,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from serve_tools import Server, free_port
+from trainer_cases import RIGHT, WRONG, reward_config, write_config
 from vlmr1 import remote
 
 pytest.importorskip("uvicorn")
 
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 1, timeout: 5}
-"""
-RIGHT = "<think>2 and 2</think><answer>4</answer>"
-WRONG = "<think>2 and 2</think><answer>5</answer>"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    path = tmp_path_factory.mktemp("remote") / "rewards.yaml"
-    path.write_text(CONFIG)
+    path = write_config(tmp_path_factory.mktemp("remote"), reward_config(timeout=5))
     with Server(path) as srv:
         yield srv
 

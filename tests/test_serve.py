@@ -14,6 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from serve_tools import Server
+from trainer_cases import RIGHT, WRONG
 
 pytest.importorskip("uvicorn")
 
@@ -26,9 +27,6 @@ rewards:
 engine: {workers: 2, timeout: 3}
 """
 TIMEOUT = 3.0
-
-RIGHT = "<think>2 and 2</think><answer>4</answer>"
-WRONG = "<think>2 and 2</think><answer>5</answer>"
 
 
 @pytest.fixture(scope="module")

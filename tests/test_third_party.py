@@ -79,6 +79,21 @@ def in_venv(venv: Venv, code: str, allow: str | None = None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def unknown_reward_error(venv: Venv, name: str, allow: str | None = None) -> str | None:
+    """What the venv's registry says when asked for reward ``name`` (None: it has it)."""
+    code = f"""
+import json
+from vlmr1.registry import get_registry
+from vlmr1.errors import UnknownNameError
+try:
+    get_registry().reward({name!r})
+    print(json.dumps({{"error": None}}))
+except UnknownNameError as exc:
+    print(json.dumps({{"error": str(exc)}}))
+"""
+    return in_venv(venv, code, allow=allow)["error"]
+
+
 # -- the environment is what it claims to be ----------------------------------------------
 def test_the_venv_runs_its_own_vlmr1_install(world):
     got = in_venv(world, """
@@ -189,19 +204,10 @@ def test_a_plugin_written_for_register_verifiers_is_reported_with_what_to_regist
     assert "Warning: plugin 'old_verifier' from vlmr1-plugin-old-verifier 0.0.4 failed to load" in stderr
     rewards, _ = listed(world, "rewards")
     assert "old_exact" not in rewards and {"ocr", "ocr_strict"} <= set(rewards)
-    got = in_venv(world, """
-import json
-from vlmr1.registry import get_registry
-from vlmr1.errors import UnknownNameError
-try:
-    get_registry().reward("old_exact")
-    print(json.dumps({"error": None}))
-except UnknownNameError as exc:
-    print(json.dumps({"error": str(exc)}))
-""")
+    error = unknown_reward_error(world, "old_exact")
     # using its reward names the broken plugin and why it failed
-    assert "Unknown reward 'old_exact'" in got["error"]
-    assert "old_verifier (vlmr1-plugin-old-verifier 0.0.4)" in got["error"] and "register_verifiers hook are gone" in got["error"]
+    assert "Unknown reward 'old_exact'" in error
+    assert "old_verifier (vlmr1-plugin-old-verifier 0.0.4)" in error and "register_verifiers hook are gone" in error
 
 
 def test_the_table_marks_the_broken_one_and_still_exits_zero(world):
@@ -239,17 +245,8 @@ def test_an_empty_allow_list_loads_no_third_party_plugin(world):
     assert "Warning" not in stderr
     rewards, _ = listed(world, "rewards", allow="")
     assert "ocr" not in rewards
-    got = in_venv(world, """
-import json
-from vlmr1.registry import get_registry
-from vlmr1.errors import UnknownNameError
-try:
-    get_registry().reward("ocr")
-    print(json.dumps({"error": None}))
-except UnknownNameError as exc:
-    print(json.dumps({"error": str(exc)}))
-""", allow="")
-    assert got["error"] and "Unknown reward 'ocr'" in got["error"]
+    error = unknown_reward_error(world, "ocr", allow="")
+    assert error and "Unknown reward 'ocr'" in error
 
 
 # -- 4. two plugins, one name ---------------------------------------------------------------

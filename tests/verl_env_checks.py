@@ -18,19 +18,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from trainer_cases import BOX, RIGHT, WRONG, write_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONFIG = """\
-task: math
-rewards:
-  - {name: format, weight: 0.5}
-  - {name: accuracy, reward: math, weight: 1.0, tasks: [math]}
-  - {name: box, reward: iou, weight: 1.0, tasks: [rec]}
-engine: {workers: 1, timeout: 10}
-"""
-RIGHT = "<think>2 and 2</think><answer>4</answer>"
-WRONG = "<think>2 and 2</think><answer>5</answer>"
-BOX = '<think>there</think><answer>{"bbox_2d": [10, 10, 50, 50]}</answer>'
 # (data_source, response, ground truth, extra_info, expected score, expected accuracy, expected box)
 ROWS = [
     ("openai/gsm8k", RIGHT, "4", {}, 1.5, 1.0, None),
@@ -78,9 +68,7 @@ def data_proto(tok, rows=ROWS):
 
 @pytest.fixture(scope="module")
 def config_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("verl") / "rewards.yaml"
-    path.write_text(CONFIG)
-    return str(path)
+    return str(write_config(tmp_path_factory.mktemp("verl")))
 
 
 def loaded_fn(config_path, name="compute_score"):
@@ -225,35 +213,20 @@ def test_engine_in_a_ray_actor_forks_workers_times_out_and_survives():
 def test_remote_compute_score_against_a_service(config_path):
     """verl's loader pointed at vlmr1.remote, scored by a `vlmr1 serve` process."""
     import subprocess
-    import urllib.request
 
     if subprocess.run([sys.executable, "-c", "import uvicorn, starlette, prometheus_client"]).returncode:
         pytest.skip("the serve extra is not installed in this environment")
-    import socket
+    from serve_tools import Server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "vlmr1.cli", "serve", "--config", config_path, "--port", str(port)],
-                            env={**os.environ, "VLMR1_PLUGINS": ""})
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with Server(config_path) as server:
         from omegaconf import OmegaConf
         from verl.trainer.ppo.reward import get_custom_reward_fn
         from verl.workers.reward_manager import get_reward_manager_cls
 
         cfg = OmegaConf.create({"reward": {"custom_reward_function": {
-            "path": "pkg://vlmr1.remote", "name": "compute_score", "reward_kwargs": {"url": f"http://127.0.0.1:{port}"}}}})
+            "path": "pkg://vlmr1.remote", "name": "compute_score", "reward_kwargs": {"url": server.url}}}})
         tok = tokenizer()
         rm = get_reward_manager_cls("batch")(tokenizer=tok, num_examine=0, compute_score=get_custom_reward_fn(cfg))
         data, lengths = data_proto(tok)
         out = rm(data, return_dict=True)
         check_rewards(out["reward_tensor"], lengths, out["reward_extra_info"])
-    finally:
-        proc.terminate()
-        proc.wait(30)

@@ -35,7 +35,9 @@ from typing import Any
 
 from vlmr1.compat import clean_text, first, last
 
-__all__ = ["CocoJob", "Raises", "map_plan", "od_plan", "weighted_sum_plan", "vlmr1_box_iou"]
+from .compat import vlmr1_iou
+
+__all__ = ["CocoJob", "Raises", "map_plan", "od_plan", "weighted_sum_plan"]
 
 _FENCE_OPEN, _FENCE_CLOSE = "```json", "```"
 _ANSWER = ("<answer>", "</answer>")
@@ -145,20 +147,6 @@ def od_plan(content: str, sol: str, score_type: int = 0, length_reward: bool = F
     return map_plan(answer, gold, length_reward=length_reward, score_type=score_type)
 
 
-def vlmr1_box_iou(box1: Any, box2: Any) -> float:
-    """VLM-R1's ``iou`` (pixel-inclusive intersection, plain union); raises as it does."""
-    inter_x1 = max(box1[0], box2[0])
-    inter_y1 = max(box1[1], box2[1])
-    inter_x2 = min(box1[2] - 1, box2[2] - 1)
-    inter_y2 = min(box1[3] - 1, box2[3] - 1)
-    if inter_x1 < inter_x2 and inter_y1 < inter_y2:
-        inter = (inter_x2 - inter_x1 + 1) * (inter_y2 - inter_y1 + 1)
-    else:
-        inter = 0
-    union = (box1[2] - box1[0]) * (box1[3] - box1[1]) + (box2[2] - box2[0]) * (box2[3] - box2[1]) - inter
-    return float(inter) / union
-
-
 def _boxes(text: str, raise_on_error: bool) -> list[Any]:
     found = first(text, _FENCE_OPEN, _FENCE_CLOSE, dotall=True)
     body = found.strip() if found is not None else None
@@ -194,7 +182,7 @@ def weighted_sum_plan(content: str, sol: str, max_pairs: int, iou_threshold: flo
     for i, p in enumerate(pred):
         for j, g in enumerate(gt):
             try:
-                v = vlmr1_box_iou(p["bbox_2d"], g["bbox_2d"])
+                v = vlmr1_iou(p["bbox_2d"], g["bbox_2d"])
             except Exception:  # noqa: BLE001 - VLM-R1 scores the pair 0.0
                 v = 0.0
             if v > -1 and not math.isnan(v):  # VLM-R1's strict '>' from -1: others never win

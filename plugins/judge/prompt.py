@@ -35,6 +35,22 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+# How every judge prompt of this plugin ends its system message, and fences its data
+# (the markers come from ``markers``); the parser reads exactly this last line.
+VERDICT_LAST_LINE = """You may explain briefly first. The last line of your reply must be exactly
+VERDICT: 1
+or
+VERDICT: 0"""
+FENCES = """{open_r}
+{reasoning}
+{close_r}
+
+{open_a}
+{answer}
+{close_a}
+
+"""
+
 # Bump when the wording changes: cached verdicts are keyed by it.
 PROMPT_VERSION = "consistency-v2"  # v2: the sanitiser folds lookalikes and escapes every template's tokens
 
@@ -52,20 +68,9 @@ Output 1 when the conclusion of the reasoning and the final answer say the same 
 Output 0 when they disagree: the reasoning concludes something else, reaches no clear
 conclusion, or endorses several options equally while the answer picks one.
 
-You may explain briefly first. The last line of your reply must be exactly
-VERDICT: 1
-or
-VERDICT: 0"""
+""" + VERDICT_LAST_LINE
 
-USER = """{open_r}
-{reasoning}
-{close_r}
-
-{open_a}
-{answer}
-{close_a}
-
-Does the reasoning support the final answer? End with the line VERDICT: 1 or VERDICT: 0."""
+USER = FENCES + "Does the reasoning support the final answer? End with the line VERDICT: 1 or VERDICT: 0."
 
 _RUNS = re.compile(r"<{3,}|>{3,}")
 _CONTROL = re.compile(
@@ -186,10 +191,16 @@ def label_answer(answer: str, answer_labels: Mapping[str, str] | None) -> str:
     return answer
 
 
-def build_messages(reasoning: str, answer: str, nonce: str | None = None) -> list[dict[str, Any]]:
-    """The chat messages sent to the judge for one (reasoning, answer) pair."""
+def fenced_messages(system: str, user: str, first: str, second: str, nonce: str | None = None) -> list[dict[str, Any]]:
+    """Chat messages with ``first`` and ``second`` sanitised into the fences of ``user``
+    (a template built on ``FENCES``), under one fresh nonce."""
     m = markers(nonce or new_nonce())
     return [
-        {"role": "system", "content": SYSTEM.format(**m)},
-        {"role": "user", "content": USER.format(reasoning=sanitize(reasoning), answer=sanitize(answer), **m)},
+        {"role": "system", "content": system.format(**m)},
+        {"role": "user", "content": user.format(reasoning=sanitize(first), answer=sanitize(second), **m)},
     ]
+
+
+def build_messages(reasoning: str, answer: str, nonce: str | None = None) -> list[dict[str, Any]]:
+    """The chat messages sent to the judge for one (reasoning, answer) pair."""
+    return fenced_messages(SYSTEM, USER, reasoning, answer, nonce)

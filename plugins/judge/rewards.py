@@ -16,7 +16,7 @@ This module imports no network or model code at import time: backends load on fi
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from vlmr1.types import Sample, Verdict
 
@@ -38,6 +38,21 @@ def _fallback(params: Mapping[str, Any], reason: str, answer: Any = None, **deta
     elif reason.startswith("judge_"):
         details = {"failure": "error", **details}
     return Verdict(None if score is None else float(score), reason, answer, details)
+
+
+def reply_verdict(reply: Any, params: Mapping[str, Any], answer: Any, cache: Any, key: str,
+                  judged: Callable[[int, Any, Any], Verdict]) -> Verdict:
+    """The verdict of one judge reply: ``judged(verdict, answer, reply)`` when its last line
+    reads (the verdict is cached under ``key`` then), else the fallback with the reason."""
+    if reply.text is None:
+        extra = {"error": reply.error} if reply.error else {}
+        return _fallback(params, reply.reason, answer, attempts=reply.attempts, **extra)
+    verdict = parse_verdict(reply.text)
+    if verdict is None:
+        return _fallback(params, "judge_unparseable", answer, reply=reply.text[-200:])
+    if cache is not None:
+        cache.put(key, verdict)
+    return judged(verdict, answer, reply)
 
 
 async def consistency_ascore(samples: Sequence[Sample], params: Mapping[str, Any]) -> list[Verdict]:
@@ -77,20 +92,14 @@ async def consistency_ascore(samples: Sequence[Sample], params: Mapping[str, Any
     for key, reply in zip(keys, replies):
         positions = todo[key]
         answer = extract_answer(samples[positions[0]].completion, tags)
-        if reply.text is None:
-            extra = {"error": reply.error} if reply.error else {}
-            v = _fallback(params, reply.reason, answer, attempts=reply.attempts, **extra)
-        else:
-            verdict = parse_verdict(reply.text)
-            if verdict is None:
-                v = _fallback(params, "judge_unparseable", answer, reply=reply.text[-200:])
-            else:
-                if cache is not None:
-                    cache.put(key, verdict)
-                v = _verdict(verdict, answer, attempts=reply.attempts, latency_s=round(reply.latency_s, 3))
+        v = reply_verdict(reply, params, answer, cache, key, _judged)
         for i in positions:
             verdicts[i] = v
     return [v if v is not None else _fallback(params, "judge_error: internal") for v in verdicts]
+
+
+def _judged(verdict: int, answer: Any, reply: Any) -> Verdict:
+    return _verdict(verdict, answer, attempts=reply.attempts, latency_s=round(reply.latency_s, 3))
 
 
 def _verdict(verdict: int, answer: Any, **details: Any) -> Verdict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from vlmr1.answers import answer_text
@@ -75,18 +75,22 @@ def _pair(sample: Sample, p: Mapping[str, Any]) -> tuple[str, str] | Verdict:
     return normalise(inner), normalise(gold_text)
 
 
-def all_match_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping[str, Any]) -> list[Verdict]:
-    """``all_match``: 1.0 when the normalised answer equals the normalised solution."""
-    p = check_match(params)
+def _score_pairs(samples: Sequence[Sample], p: Mapping[str, Any], judge: Callable[[str, str], Verdict]) -> list[Verdict]:
+    """``judge(answer, gold)`` of every sample that has both; the others keep ``_pair``'s verdict."""
     out = []
     for s in samples:
         pair = _pair(s, p)
-        if isinstance(pair, Verdict):
-            out.append(pair)
-        else:
-            same = pair[0] == pair[1]
-            out.append(Verdict(1.0 if same else 0.0, "ok" if same else "different", pair[0][:200]))
+        out.append(pair if isinstance(pair, Verdict) else judge(*pair))
     return out
+
+
+def all_match_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping[str, Any]) -> list[Verdict]:
+    """``all_match``: 1.0 when the normalised answer equals the normalised solution."""
+    def judge(answer: str, gold: str) -> Verdict:
+        same = answer == gold
+        return Verdict(1.0 if same else 0.0, "ok" if same else "different", answer[:200])
+
+    return _score_pairs(samples, check_match(params), judge)
 
 
 def similarity(a: str, b: str, scorer: str = "ratio") -> float:
@@ -105,16 +109,13 @@ def similarity(a: str, b: str, scorer: str = "ratio") -> float:
 def fuzzy_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping[str, Any]) -> list[Verdict]:
     """``fuzzy``: the similarity of answer and solution (or 1/0 against ``threshold``)."""
     p = check_fuzzy(params)
-    out = []
-    for s in samples:
-        pair = _pair(s, p)
-        if isinstance(pair, Verdict):
-            out.append(pair)
-            continue
-        value = similarity(pair[0], pair[1], p["scorer"])
+
+    def judge(answer: str, gold: str) -> Verdict:
+        value = similarity(answer, gold, p["scorer"])
         score = value if p["threshold"] is None else (1.0 if value >= p["threshold"] else 0.0)
-        out.append(Verdict(score, f"similarity={value:.2f}", pair[0][:200]))
-    return out
+        return Verdict(score, f"similarity={value:.2f}", answer[:200])
+
+    return _score_pairs(samples, p, judge)
 
 
 # -- VLM-R1's default chain --------------------------------------------------------------
