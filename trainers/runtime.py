@@ -150,8 +150,12 @@ def load_model(model_cfg: Mapping[str, Any], runtime: Runtime) -> tuple[Any, Any
     if model_cfg.get("tiny"):
         from vlmr1.trainers import tiny
 
-        model, processor = tiny.build(model_cfg["tiny"], seed=int(model_cfg.get("seed", 0)))
-        return model.to(runtime.torch_dtype), processor
+        model, processor = tiny.build(model_cfg["tiny"], seed=int(model_cfg.get("seed", 0)),
+                                      sizes=tiny.sizes_from(model_cfg.get("sizes")))
+        model = model.to(runtime.torch_dtype)
+        if runtime.attn_implementation:
+            model.set_attn_implementation(runtime.attn_implementation)
+        return model, processor
     path = model_cfg.get("path")
     if not path:
         raise ConfigError("model: give `path` (a local directory or hub id) or `tiny` (qwen2-vl, qwen2.5-vl, qwen2).")
