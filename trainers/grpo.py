@@ -329,8 +329,12 @@ def train(
     save_model: bool = True,
     where: Callable[[str], str] = lambda key: "grpo",
     quiet: bool = False,
+    callbacks: tuple[Any, ...] = (),
 ) -> TrainResult:
-    """Everything ``vlmr1 train`` does: model, rows, optional warm-up, GRPO, save."""
+    """Everything ``vlmr1 train`` does: model, rows, optional warm-up, GRPO, save.
+
+    ``callbacks`` are added to the GRPO trainer (TrainerCallbacks; they see the model
+    after the warm-up in ``on_train_begin``)."""
     from dataclasses import replace
 
     from vlmr1.registry import get_registry
@@ -357,7 +361,7 @@ def train(
     if max_steps is not None:
         config = replace(config, extra={**config.extra, "grpo": {**(config.extra.get("grpo") or {}), "max_steps": max_steps}})
     with build_trainer(config, rows=rows, model=model, processor=processor, runtime=runtime, output_dir=output_dir,
-                       registry=registry, say=say, where=where, quiet=quiet) as built:
+                       registry=registry, say=say, where=where, quiet=quiet, extra_callbacks=tuple(callbacks)) as built:
         processes = built.trainer.accelerator.num_processes
         say(f"GRPO: {built.trainer.args.max_steps} steps, {built.trainer.num_generations} generations per prompt, "
             f"rewards {', '.join(built.trainer.reward_func_names)}" + (f", {processes} processes" if processes > 1 else ""))
