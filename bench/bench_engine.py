@@ -15,6 +15,12 @@ rewards inline and vectorised).
     python bench/bench_engine.py [--prompts 64] [--generations 8] [--batches 3] [--workers 2] [--math-share 0.75] [--delimited] [--repeat 3]
 
 Prints throughputs and ratios; asserts nothing about time.
+
+**Warm-only.** Every contender runs in a forked child of a parent that has already imported
+math-verify and read the usual answer shapes, and the engine's first batch (pool start
+included) is left out of the timed batches: these figures say nothing about start-up or a
+first batch. ``bench/bench_rollouts.py`` times whole processes, cold and warm, and every
+512-row batch from the first.
 """
 
 from __future__ import annotations
@@ -270,6 +276,7 @@ def main() -> None:
         return run
 
     base_s, _ = fresh(serial(vlmr1_style_rewards), args.repeat)
+    print("warm-only: each contender forked from a warmed-up parent; start-up and the engine's first batch not timed")
     print(f"serial VLM-R1-style rewards: {base_s:8.3f} s  {n / base_s:9.1f} items/s")
     same_s, _ = fresh(serial(same_rewards_serially), args.repeat)
     print(f"serial loop, same first-party rewards: {same_s:8.3f} s  {n / same_s:9.1f} items/s")
@@ -285,7 +292,7 @@ def main() -> None:
               f"first batch incl. pool start {cold:.2f} s)")
         if errs:
             print(f"   failures in last batch: {errs}")
-    print(f"ratio engine / VLM-R1-style serial: {base_s / results['engine']:.1f}x; "
+    print(f"ratio engine / VLM-R1-style serial (warm-only): {base_s / results['engine']:.1f}x; "
           f"engine / same rewards serially: {same_s / results['engine']:.1f}x")
     # How often the two disagree on math accuracy (the baseline's parse misses LaTeX without $...$
     # and then hands out fuzzy partial credit; the first-party reward verifies symbolically).

@@ -5,17 +5,21 @@ until something asks for the registry.
 """
 
 from .hookspecs import hookimpl
+from .reportviews import Notice, ReportView, Shape
 from .types import Params, PromptTemplate, Provenance, Reward, Sample, Verdict, Verifier
 
 __version__ = "0.1.0"
 
 __all__ = [
     "hookimpl",
+    "Notice",
     "Params",
     "PromptTemplate",
     "Provenance",
+    "ReportView",
     "Reward",
     "Sample",
+    "Shape",
     "Verdict",
     "Verifier",
     "get_registry",

@@ -6,7 +6,8 @@ How each configured reward runs:
 - isolated (``score`` without ``cheap``, or ``verifier=``): one task per distinct item
   in a pebble worker pool, each under ``engine.timeout``; a raise, hang, crash or
   out-of-memory costs only that item (None and a reason);
-- cheap (``score_batch``, or ``score`` with ``cheap=True``): inline, no process hop;
+- cheap (``score_batch``, or ``score`` with ``cheap=True``): inline, no process hop,
+  each call under the inline watchdog (``engine.inline_timeout``; see vlmr1.inline);
 - async (``ascore_batch``): awaited in the main process under ``engine.async_timeout``.
 
 Ground truth is prepared once per distinct solution (an LRU cache across batches);
@@ -17,7 +18,7 @@ plain columns. See docs/engine.md.
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import threading
 import time
 import weakref
@@ -26,17 +27,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .columns import Column, Stats, canonical
 from .composite import formula_column, gate, topological
 from .config import Config, RewardSpec
-from .errors import ConfigError, PluginFailure
-from .metrics import column_metrics, failure_kind, weighted_total
-from .pool import ItemError, WorkerPool
+from .dispatch import merge_column
+from .errors import ConfigError, PluginFailure, VlmrError
+from .inline import InlineGuard, InlineTimeout, PluginWarning
+from .metrics import column_metrics, failure_kind, failures_of, weighted_total
+from .pool import WorkerPool
+from .scoring import GOLD_CACHE_SIZE, ColumnScoring
+from .verdicts import verdict_details
 from .types import Reward, Sample, Verdict, Verifier
-from .verdicts import checked, failed, from_exception
 
-__all__ = ["BatchResult", "Engine"]
+__all__ = ["GOLD_CACHE_SIZE", "BatchResult", "Engine", "check_config"]
 
-GOLD_CACHE_SIZE = 8192
 
 
 @dataclass
@@ -53,51 +57,33 @@ class BatchResult:
     def __len__(self) -> int:
         return len(self.total)
 
-    def row(self, i: int) -> dict[str, Any]:
-        """``{"rewards": {...}, "reward": total, "reasons": {...}}`` for item ``i``."""
-        return {
+    def row(self, i: int, details: bool = False) -> dict[str, Any]:
+        """``{"rewards": {...}, "reward": total, "reasons": {...}}`` for item ``i``; with
+        ``failures`` (column -> failure kind) when scoring failed somewhere, and with
+        ``details`` (column -> the verdict's answer and details) when asked."""
+        out: dict[str, Any] = {
             "rewards": {name: col[i] for name, col in self.columns.items()},
             "reward": self.total[i],
             "reasons": {name: col[i] for name, col in self.reasons.items()},
         }
+        failures = failures_of(self.verdicts, i)
+        if failures:
+            out["failures"] = failures
+        if details:
+            out["details"] = {name: verdict_details(col[i]) for name, col in self.verdicts.items()}
+        return out
 
 
-@dataclass
-class _Column:
-    spec: RewardSpec
-    mode: str  # "formula" | "async" | "batch" | "inline" | "isolated"
-    reward: Reward | None = None
-    scorer: Callable[..., Any] | None = None
-    prepare: Callable[..., Any] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    params_key: str = ""
-    formula: Callable[[Mapping[str, float | None]], float | None] | None = None
-    refs: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-
-@dataclass
-class _Stats:
-    dedup_hits: int = 0
-    gold_prepared: int = 0
-    gold_cache_hits: int = 0
-
-
-def _canonical(value: Any) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-class Engine:
+class Engine(ColumnScoring):
     """Scores batches against a config. Create once and reuse: the worker pool starts on
     the first isolated task and serves every later batch; ``close()`` (or ``with``) stops it."""
 
-    def __init__(self, config: Config, registry: Any = None) -> None:
+    def __init__(self, config: Config, registry: Any = None, *, distrust: Iterable[str] = (), monitor: Any = None,
+                 report: Callable[[str], None] | None = None, warm_up: bool = True) -> None:
+        """``distrust``: columns whose inline code is not to be run at all (their rewards run
+        isolated from the start, warm-up skipped); ``monitor`` and ``report``: see
+        :class:`vlmr1.inline.InlineGuard` (a supervising process passes them); ``warm_up``
+        False skips the rewards' warm-up (:func:`check_config` builds an engine only to check)."""
         if registry is None:
             from .registry import get_registry
 
@@ -107,61 +93,95 @@ class Engine:
         e = config.engine
         self.pool = WorkerPool(e.workers, e.timeout, e.max_tasks_per_worker, e.memory_mb,
                                spare=e.spare_workers, stall_after=e.stall_after)
+        self.guard = InlineGuard(monitor, report)
+        self._finalizer = weakref.finalize(self, _close_all, self.pool, self.guard)
         self._columns = self._plan(config.rewards)
-        self._warm_up()
+        for c in self._columns:
+            if c.name in set(distrust) and c.mode not in ("formula", "merge"):
+                c.distrust(not self.pool.inline)
+        if warm_up:
+            self._warm_up()
         self._weights = {c.name: float(c.spec.weight) for c in self._columns}
         self._golds: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, WorkerPool.close, self.pool)
 
     # -- configuration ------------------------------------------------------------------
-    def _plan(self, specs: Sequence[RewardSpec]) -> list[_Column]:
-        from .formula import compile_formula, names_in
+    def _plan(self, specs: Sequence[RewardSpec]) -> list[Column]:
+        """A column per configured reward, in an order where each comes after what it reads.
+        Names and references were checked when the Config was made (vlmr1.config)."""
+        from .formula import compile_formula
 
         names = [s.name for s in specs]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"reward names must be unique: {names}")
-        columns: dict[str, _Column] = {}
+        columns: dict[str, Column] = {}
         for spec in specs:
-            refs: set[str] = set()
             if spec.formula:
-                refs = names_in(spec.formula, f"reward {spec.name!r}")
-                col = _Column(spec, "formula", formula=compile_formula(spec.formula, f"reward {spec.name!r}"))
+                col = Column(spec, "formula", formula=compile_formula(spec.formula, f"reward {spec.name!r}"))
+            elif spec.merge:
+                col = Column(spec, "merge")
             else:
                 col = self._reward_column(spec)
-            if spec.gate:
-                refs.add(spec.gate)
-            unknown = refs - set(names)
-            if unknown:
-                raise ConfigError(f"reward {spec.name!r} refers to {', '.join(sorted(unknown))}, which is not a configured reward ({', '.join(names)}).")
-            col.refs = tuple(sorted(refs))
+            col.refs = tuple(sorted(spec.references()))
+            col.index = names.index(spec.name)
             columns[spec.name] = col
         return topological(columns)
 
     def _warm_up(self) -> None:
+        """Run the rewards' warm-ups, each under ``engine.warmup_timeout``. An isolated
+        reward's is handed to the pool, which runs it once, in this process, when it first
+        forks workers (they inherit it): building an engine costs nothing for it, and an
+        engine whose items are all settled inline never runs it. Others run now."""
+        now = [c for c in self._columns if c.mode != "isolated"]
+        later = [c for c in self._columns if c.mode == "isolated"]
+        self._run_warm_ups(now)
+        if any(c.reward is not None and c.reward.warmup is not None for c in later):
+            self.pool.before_start.append(functools.partial(self._run_warm_ups, later))
+
+    def _run_warm_ups(self, columns: list[Column]) -> None:
         done = set()
-        for c in self._columns:
-            fn = c.reward.warmup if c.reward is not None else None
+        for c in columns:
+            fn = c.reward.warmup if c.reward is not None and not c.distrusted else None
             if fn is None or fn in done:
                 continue
             done.add(fn)
+            budget = self.config.engine.warmup_timeout
             try:
-                fn()
+                self.guard.call(c.name, c.index, "warmup", c.who, budget, fn)
+            except InlineTimeout:
+                self._warn(f"warm-up of reward {c.name!r} ({c.who}) ran past engine.warmup_timeout ({budget:g} s) and was "
+                           f"interrupted; its workers will load on first use")
             except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs speed
-                import warnings
+                self._warn(f"warm-up of reward {c.spec.target!r} failed ({type(exc).__name__}: {exc}); "
+                           f"its workers will load on first use")
 
-                warnings.warn(f"warm-up of reward {c.spec.target!r} failed ({type(exc).__name__}: {exc}); "
-                              f"its workers will load on first use", stacklevel=3)
+    def _at(self, spec: RewardSpec, *key: str) -> str:
+        """``"file:line: "`` of a config entry read from a file; nothing for a config built in code."""
+        return f"{self.config.where(*spec.origin, *key)}: " if self.config.lines else ""
 
-    def _reward_column(self, spec: RewardSpec) -> _Column:
-        reward: Reward = self.registry.reward(spec.target)
+    def _warn(self, message: str) -> None:
+        import warnings
+
+        warnings.warn(message, PluginWarning, stacklevel=3)
+
+    def _reward_column(self, spec: RewardSpec) -> Column:
+        try:
+            reward: Reward = self.registry.reward(spec.target)
+        except VlmrError as exc:  # an unknown or ambiguous name: say where the config names it
+            if self.config.lines:
+                exc.args = (f"{self._at(spec, 'reward' if spec.reward else 'name')}{exc}",)
+            raise
         params = {**dict(reward.defaults), **dict(spec.params)}
         if reward.check_params is not None:
+            budget = self.config.engine.inline_timeout
+            probe = Column(spec, "check", reward, index=[s.name for s in self.config.rewards].index(spec.name))
             try:
-                reward.check_params(params)
+                self.guard.call(spec.name, probe.index, "check_params", probe.who, budget, reward.check_params, params)
+            except InlineTimeout:
+                raise ConfigError(f"{self._at(spec)}reward {spec.name!r} ({probe.who}): check_params did not return within "
+                                  f"engine.inline_timeout ({budget:g} s). Fix or uninstall the plugin.") from None
             except Exception as exc:  # noqa: BLE001 - any complaint about params is a config error
-                raise ConfigError(f"reward {spec.name!r} (registered reward {spec.target!r}): bad params: {exc}") from exc
+                raise ConfigError(f"{self._at(spec, 'params')}reward {spec.name!r} (registered reward {spec.target!r}): "
+                                  f"bad params: {exc}") from exc
         prepare = reward.prepare
         if reward.is_async:
             mode, scorer = "async", None
@@ -175,7 +195,7 @@ class Engine:
             else:
                 scorer = reward.score
             mode = "inline" if reward.cheap else "isolated"
-        return _Column(spec, mode, reward, scorer, prepare, params, _canonical(params))
+        return Column(spec, mode, reward, scorer, prepare, params, canonical(params))
 
     @property
     def names(self) -> list[str]:
@@ -186,7 +206,7 @@ class Engine:
         return dict(self._weights)
 
     def column_mode(self, name: str) -> str:
-        """How a configured column runs: formula, async, batch, inline or isolated."""
+        """How a configured column runs: formula, merge, async, batch, inline or isolated."""
         return next(c.mode for c in self._columns if c.name == name)
 
     # -- scoring ------------------------------------------------------------------------
@@ -209,13 +229,13 @@ class Engine:
         batch = self._as_samples(samples)
         start = time.perf_counter()
         counts = dict(self.pool.counts)
-        stats = _Stats()
+        stats = Stats()
         plan = self._closure(only)
         verdicts: dict[str, list[Verdict]] = {}
         latency: dict[str, float] = {}
         # Isolated and async columns first: they hand work to workers (or the network) and
         # wait, and the inline columns then run while that work is under way.
-        order = sorted((c for c in plan if c.mode != "formula"), key=lambda c: c.mode not in ("isolated", "async"))
+        order = sorted((c for c in plan if c.mode not in ("formula", "merge")), key=lambda c: c.mode not in ("isolated", "async"))
         tasks = {c.name: asyncio.ensure_future(self._timed(c, batch, stats, latency)) for c in order}
         try:
             if tasks:
@@ -225,7 +245,12 @@ class Engine:
                 t.cancel()
             raise
         for c in plan:  # topological: a gate or formula input is final before it is read
-            col = tasks[c.name].result() if c.name in tasks else formula_column(c.formula, c.refs, verdicts, len(batch))
+            if c.name in tasks:
+                col = tasks[c.name].result()
+            elif c.mode == "merge":
+                col = merge_column(c.spec.merge, verdicts, batch, c.spec.merge[0][1].column)
+            else:
+                col = formula_column(c.formula, c.refs, verdicts, len(batch))
             if c.spec.gate:
                 col = gate(col, verdicts[c.spec.gate], c.spec.gate, c.spec.gate_min)
             verdicts[c.name] = col
@@ -248,7 +273,7 @@ class Engine:
         return BatchResult(columns, reasons, total, verdicts, metrics)
 
     # -- one column ---------------------------------------------------------------------
-    async def _timed(self, c: _Column, batch: list[Sample], stats: _Stats, latency: dict[str, float]) -> list[Verdict]:
+    async def _timed(self, c: Column, batch: list[Sample], stats: Stats, latency: dict[str, float]) -> list[Verdict]:
         if c.mode in ("batch", "inline"):
             # Let the isolated columns hand their first chunks to the workers before this
             # column holds the event loop with its (synchronous) work.
@@ -262,146 +287,7 @@ class Engine:
                     raise self._strict_error(c, batch[i], v)
         return out
 
-    async def _column(self, c: _Column, batch: list[Sample], stats: _Stats) -> list[Verdict]:
-        assert c.reward is not None
-        out: list[Verdict | None] = [None] * len(batch)
-        todo = []
-        for i, s in enumerate(batch):
-            if c.reward.applies_to(s) and (c.spec.tasks is None or s.task in c.spec.tasks):
-                todo.append(i)
-            else:
-                out[i] = Verdict(None, "not_applicable")
-        if todo:
-            groups: dict[Any, list[int]] = {}
-            for i in todo:
-                key = self._dedupe_key(c, batch[i]) if self.config.engine.dedupe else i
-                groups.setdefault(key, []).append(i)
-            reps = [members[0] for members in groups.values()]
-            stats.dedup_hits += len(todo) - len(reps)
-            got = await self._score_unique(c, [batch[i] for i in reps], stats)
-            for members, verdict in zip(groups.values(), got):
-                for i in members:
-                    out[i] = verdict
-        return out  # type: ignore[return-value]
-
-    def _dedupe_key(self, c: _Column, s: Sample) -> Any:
-        """The reward's own key (e.g. its extracted answer) with the task and solution, or
-        everything the reward sees when it declares none (or its key function fails)."""
-        fn = c.reward.dedupe_key if c.reward is not None else None
-        if fn is not None:
-            try:
-                return ("key", fn(s, c.params), s.task, _canonical(s.solution))
-            except Exception:  # noqa: BLE001 - fall back to the safe key; scoring reports errors
-                pass
-        return _item_key(s)
-
-    async def _score_unique(self, c: _Column, samples: list[Sample], stats: _Stats) -> list[Verdict]:
-        if c.mode == "async":
-            return await self._async_batch(c, samples)
-        golds = await self._prepare(c, samples, stats)
-        out: list[Verdict | None] = [None] * len(golds)
-        ready = [i for i, g in enumerate(golds) if not isinstance(g, _GoldFailure)]
-        for i, g in enumerate(golds):
-            if isinstance(g, _GoldFailure):
-                out[i] = g.verdict
-        if c.mode == "batch":
-            try:
-                result = c.scorer([samples[i] for i in ready], [golds[i] for i in ready], c.params)  # type: ignore[misc]
-                result = list(result)
-            except Exception as exc:
-                result = [from_exception(exc)] * len(ready)
-            if len(result) != len(ready):
-                result = [failed("error", f"error: score_batch returned {len(result)} verdicts for {len(ready)} samples")] * len(ready)
-            for i, v in zip(ready, result):
-                out[i] = checked(v)
-        elif c.mode == "inline" or self.pool.inline:
-            for i in ready:
-                try:
-                    out[i] = checked(c.scorer(samples[i], golds[i], c.params))  # type: ignore[misc]
-                except Exception as exc:
-                    out[i] = from_exception(exc)
-        else:
-            ready = self._triage(c, samples, golds, ready, out)
-            # Items of one solution side by side, and in one chunk where they fit: a worker
-            # that parses a gold lazily (math) then parses it once for all of them.
-            first: dict[int, int] = {}
-            group = {i: first.setdefault(id(golds[i]), len(first)) for i in ready}
-            ready.sort(key=lambda i: group[i])
-            results = await self.pool.map(c.scorer, [(samples[i], golds[i], c.params) for i in ready],
-                                          groups=[group[i] for i in ready])
-            for i, r in zip(ready, results):
-                out[i] = from_exception(r) if isinstance(r, (BaseException, ItemError)) else checked(r)
-        return out  # type: ignore[return-value]
-
-    @staticmethod
-    def _triage(c: _Column, samples: list[Sample], golds: list[Any], ready: list[int], out: list[Verdict | None]) -> list[int]:
-        """Settle inline what the reward's ``triage`` can; the rest goes to the workers."""
-        triage = c.reward.triage if c.reward is not None else None
-        if triage is None:
-            return ready
-        rest = []
-        for i in ready:
-            try:
-                verdict = triage(samples[i], golds[i], c.params)
-            except Exception:  # noqa: BLE001 - the isolated scorer will meet (and report) the same
-                verdict = None
-            if verdict is None:
-                rest.append(i)
-            else:
-                out[i] = checked(verdict)
-        return rest
-
-    async def _async_batch(self, c: _Column, samples: list[Sample]) -> list[Verdict]:
-        assert c.reward is not None and c.reward.ascore_batch is not None
-        try:
-            pending = c.reward.ascore_batch(list(samples), c.params)
-            if asyncio.iscoroutine(pending) or isinstance(pending, asyncio.Future) or hasattr(pending, "__await__"):
-                result = await asyncio.wait_for(pending, self.config.engine.async_timeout)
-            else:
-                result = pending
-            result = list(result)
-        except asyncio.TimeoutError:
-            return [failed("timeout", "timeout")] * len(samples)
-        except Exception as exc:
-            return [from_exception(exc)] * len(samples)
-        if len(result) != len(samples):
-            return [failed("error", f"error: ascore_batch returned {len(result)} verdicts for {len(samples)} samples")] * len(samples)
-        return [checked(v) for v in result]
-
-    async def _prepare(self, c: _Column, samples: list[Sample], stats: _Stats) -> list[Any]:
-        """Each sample's prepared gold (or a _GoldFailure), preparing each distinct solution once."""
-        if c.prepare is None:
-            return [s.solution for s in samples]
-        keys = [(c.spec.target, c.params_key, _canonical(s.solution)) for s in samples]
-        missing: dict[tuple[str, str, str], Any] = {}
-        for key, s in zip(keys, samples):
-            if key in self._golds:
-                self._golds.move_to_end(key)
-            elif key not in missing:
-                missing[key] = s.solution
-        stats.gold_cache_hits += len(set(keys)) - len(missing)
-        stats.gold_prepared += len(missing)
-        fresh: dict[tuple[str, str, str], Any] = {}
-        if c.mode == "isolated" and not self.pool.inline and not (c.reward is not None and c.reward.cheap_prepare):
-            results = await self.pool.map(c.prepare, [(sol, c.params) for sol in missing.values()])
-        else:
-            results = []
-            for sol in missing.values():
-                try:
-                    results.append(c.prepare(sol, c.params))
-                except Exception as exc:
-                    results.append(exc)
-        for key, r in zip(missing, results):
-            if isinstance(r, (BaseException, ItemError)):
-                fresh[key] = _GoldFailure(from_exception(r, prefix="gold_error: ", stage="gold"))
-            else:
-                fresh[key] = r
-                self._golds[key] = r
-        while len(self._golds) > GOLD_CACHE_SIZE:
-            self._golds.popitem(last=False)
-        return [fresh[k] if k in fresh else self._golds[k] for k in keys]
-
-    def _strict_error(self, c: _Column, sample: Sample, verdict: Verdict) -> PluginFailure:
+    def _strict_error(self, c: Column, sample: Sample, verdict: Verdict) -> PluginFailure:
         prov = c.reward.provenance if c.reward is not None else None
         who = f"plugin {prov.plugin!r} (distribution {prov.distribution} {prov.version})" if prov else "an unregistered plugin"
         item = f"item {sample.index}" + (f" (id {sample.id})" if sample.id is not None else "")
@@ -411,7 +297,7 @@ class Engine:
         )
 
     # -- plumbing -----------------------------------------------------------------------
-    def _closure(self, only: Sequence[str] | None) -> list[_Column]:
+    def _closure(self, only: Sequence[str] | None) -> list[Column]:
         if only is None:
             return list(self._columns)
         by_name = {c.name: c for c in self._columns}
@@ -464,7 +350,7 @@ class Engine:
             return self._loop.run_until_complete(coro)
 
     def close(self) -> None:
-        """Stop the worker pool and the engine's event loop."""
+        """Stop the worker pool, the inline watchdog and the engine's event loop."""
         self._finalizer()
         with self._lock:
             if self._loop is not None and not self._loop.is_closed():
@@ -478,22 +364,15 @@ class Engine:
         self.close()
 
 
-@dataclass(frozen=True)
-class _GoldFailure:
-    verdict: Verdict
+def check_config(config: Config, registry: Any = None) -> list[str]:
+    """Everything building an engine checks — every reward name resolved against the
+    installed plugins, every reward's params checked, gates and formulas planned — without
+    warming a reward up or starting a worker. Raises what building would raise (a
+    ConfigError, an UnknownNameError); returns the configured column names."""
+    with Engine(config.with_engine(workers=0), registry, warm_up=False) as engine:
+        return engine.names
 
 
-def _item_key(s: Sample) -> tuple[Any, ...]:
-    """Everything a reward sees except where the item sits (index, id, group)."""
-    return (
-        s.completion,
-        _canonical(s.solution),
-        s.task,
-        s.image,
-        s.image_size,
-        s.input_size,
-        _canonical(s.prompt) if s.prompt is not None else None,
-        _canonical(dict(s.columns)) if s.columns else None,
-    )
-
-
+def _close_all(pool: WorkerPool, guard: InlineGuard) -> None:
+    guard.close()
+    pool.close()

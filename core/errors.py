@@ -13,7 +13,11 @@ class VlmrError(Exception):
 class UnknownNameError(VlmrError, KeyError):
     """A reward, verifier or template name that nothing registered."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str], held_back: Iterable[str] = ()) -> None:
+    def __init__(self, kind: str, name: str, known: Iterable[str], held_back: Iterable[str] = (),
+                 broken: Iterable[str] = ()) -> None:
+        """``held_back``: installed plugins the allow list left out; ``broken``: installed
+        plugins that failed to load ("name (distribution version): error"), either of which
+        may be the one that provides ``name``."""
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -23,10 +27,14 @@ class UnknownNameError(VlmrError, KeyError):
             f" Installed plugins not loaded because VLMR1_PLUGINS leaves them out: {', '.join(held)};"
             f" add the one you need to VLMR1_PLUGINS." if held else ""
         )
-        super().__init__(
-            f"Unknown {kind} {name!r}.{hint} Installed {kind}s: {listing}.{held_hint} "
-            f"Run `vlmr1 plugins` to see what is installed, or `pip install` the plugin that provides it."
-        )
+        failed = list(broken)
+        if failed:
+            what = "; ".join(failed)
+            end = (f" Installed plugin(s) that failed to load, so whatever they register is missing: {what}."
+                   f" Fix or reinstall the one that provides {name!r} (`vlmr1 plugins` shows its error).")
+        else:
+            end = " Run `vlmr1 plugins` to see what is installed, or `pip install` the plugin that provides it."
+        super().__init__(f"Unknown {kind} {name!r}.{hint} Installed {kind}s: {listing}.{held_hint}{end}")
         self.kind, self.name, self.suggestion = kind, name, (close[0] if close else None)
 
     def __str__(self) -> str:  # KeyError would repr() the message
@@ -43,3 +51,7 @@ class ConfigError(VlmrError):
 
 class PluginFailure(VlmrError):
     """A plugin failed while scoring and ``engine.strict`` is on."""
+
+
+class ReportError(VlmrError):
+    """A scored file `vlmr1 inspect` cannot read, or a report it cannot write."""

@@ -14,13 +14,14 @@ Frames: "original" (original pixels), "input" (model-input pixels), "norm1000",
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vlmr1.types import Sample
 
-__all__ = ["FAMILIES", "FRAMES", "Frames", "resolve_frames", "scale_to_original", "smart_resize"]
+__all__ = ["FAMILIES", "FRAMES", "Frames", "input_size_of", "resolve_frames", "scale_to_original", "smart_resize",
+           "to_input", "to_original"]
 
 FRAMES = ("original", "input", "norm1000", "norm1")
 # Which frame each model family answers in when frame is "auto".
@@ -181,3 +182,18 @@ def scale_to_original(frame: str, image_size: Size | None, input_size: Size | No
         return float(w), float(h)
     assert input_size is not None
     return w / input_size[0], h / input_size[1]
+
+
+def to_original(coords: Sequence[float], frame: str, image_size: Size | None, input_size: Size | None) -> tuple[float, ...]:
+    """Flat x, y coordinates in ``frame`` (a box x1, y1, x2, y2; a point; a polygon's
+    vertices) as pixels of the original image. A rotated box (cx, cy, w, h, angle) is
+    not flat x, y: turn it into its corner polygon first, since unequal x and y factors
+    make it a parallelogram."""
+    sx, sy = scale_to_original(frame, image_size, input_size)
+    return tuple(c * (sy if i % 2 else sx) for i, c in enumerate(coords))
+
+
+def to_input(coords: Sequence[float], image_size: Size, input_size: Size) -> tuple[float, ...]:
+    """Flat x, y coordinates in original pixels as pixels of the model-input image."""
+    sx, sy = input_size[0] / image_size[0], input_size[1] / image_size[1]
+    return tuple(c * (sy if i % 2 else sx) for i, c in enumerate(coords))

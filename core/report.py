@@ -1,40 +1,47 @@
 """`vlmr1 inspect`: a static HTML report that shows why rewards are what they are.
 
-One page (index.html beside its PNGs, no network needed to open it): a summary
-table per reward (mean, nulls, the commonest reasons), a histogram per reward, the
-lowest- and highest-scoring samples with their completions, and for box tasks the
-image with predicted and ground-truth boxes drawn in both coordinate frames: the
-boxes as the model gave them on the model-input-size image, and converted to
-original pixels on the original image. Beside them, IoU computed both ways: when the
-converted IoU is high and the scored one is near zero, the reward compared boxes in
-the wrong frame — the failure that makes grounding rewards collapse to ~0.
+One page (index.html beside its PNGs, no network needed to open it): a summary table
+per reward (the numbers of :func:`vlmr1.metrics.summarize`, as ``vlmr1 score`` prints
+them and the engine logs them, plus the commonest reasons), a histogram per reward, and
+the lowest- and highest-scoring samples with their completions.
 
+What an answer means is not the report's business: plugins register report views
+(:mod:`vlmr1.reportviews`). For each shown row, every view that applies returns shapes
+in original-image pixels, which are drawn on the row's image and on the image at the
+model's input size, with the view's notes; over the whole file, the views' checks
+return notices shown at the top of the page (the iou plugin's frame check is one).
+
+The pictures are drawn by :mod:`vlmr1.report_draw`, which also decides which image
+files a report may read, and the page is written by :mod:`vlmr1.report_html`;
 matplotlib and Pillow are imported inside the functions that draw.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
+import os
 import re
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Mapping, Sequence
 
-from .errors import VlmrError
+from .errors import ReportError, UnknownNameError
+from .frames import FRAMES as _FRAMES
+from .metrics import summarize
+from .report_draw import GT_COLOUR, MAX_SIDE, PRED_COLOUR, RAW_COLOUR, Panel, draw_panels, histogram_png  # noqa: F401 - public here
+from .report_html import TOTAL, escape, page
+from .reportviews import Notice, ReportView, Shape
 
-TOTAL = "reward"
-GT_COLOUR = (0, 170, 0)  # green: ground truth
-PRED_COLOUR = (220, 0, 0)  # red: prediction in this panel's frame
-RAW_COLOUR = (255, 140, 0)  # orange: prediction drawn without any conversion
-_NUM = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+__all__ = ["FRAMES", "TOTAL", "Column", "ReportError", "build_report", "columns_of", "escape", "rank", "read_scored",
+           "reason_bucket", "row_panels", "view_notices"]
 
-
-class ReportError(VlmrError):
-    """A scored file `vlmr1 inspect` cannot read."""
+NON_FINITE = "non-finite score (inf or nan)"
+FRAMES = ("auto", *_FRAMES)
+SCORE_KEYS = ("rewards", "reward", "reasons", "failures", "details")  # what `vlmr1 score` added to a row
+# A number standing as a value ("iou=0.43", "exit -9", "matched=2/3"), not digits inside a
+# name ("point_2d", "norm1000", "qwen2.5-vl"): no letter, digit, '_', '.' or '-' right before it.
+_NUM = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 @dataclass
@@ -43,49 +50,29 @@ class Column:
 
     name: str
     values: list[float | None] = field(default_factory=list)
+    failures: list[str | None] = field(default_factory=list)
     reasons: Counter = field(default_factory=Counter)
 
     @property
     def scores(self) -> list[float]:
-        return [v for v in self.values if v is not None and not math.isnan(v)]
+        return [v for v in self.values if v is not None and math.isfinite(v)]
 
     def summary(self) -> dict[str, Any]:
-        s = self.scores
-        return {
-            "reward": self.name,
-            "n": len(self.values),
-            "mean": statistics.fmean(s) if s else None,
-            "std": statistics.pstdev(s) if len(s) > 1 else (0.0 if s else None),
-            "min": min(s) if s else None,
-            "max": max(s) if s else None,
-            "null": len(self.values) - len(s),
-            "reasons": self.reasons.most_common(6),
-        }
-
-
-@dataclass
-class BoxView:
-    """What the box panels of one sample show."""
-
-    frame: str
-    image_size: tuple[int, int]
-    input_size: tuple[int, int]
-    pred_raw: list[Box]
-    gold: list[Box]
-    iou_converted: float | None
-    iou_unconverted: float | None
-    image_note: str = ""
-    files: dict[str, str] = field(default_factory=dict)
-    frame_note: str = ""
+        s = summarize(self.values, self.failures)
+        return {"reward": self.name, "n": s.n, "mean": s.mean, "std": s.std, "min": s.min, "max": s.max, "null": s.none,
+                "errors": s.errors, "timeouts": s.timeouts, "reasons": self.reasons.most_common(6)}
 
 
 def reason_bucket(reason: str) -> str:
-    """Reasons with their numbers taken out, so "iou=0.43" and "iou=0.91" count together."""
+    """Reasons with the numbers that are values taken out, so "iou=0.43" and "iou=0.91"
+    count together as "iou=#", while "'point_2d' is a required property" stays whole."""
     return _NUM.sub("#", str(reason))[:80]
 
 
 def read_scored(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a scored JSONL (as `vlmr1 score` writes them); errors name the line."""
+    import json
+
     rows = []
     p = Path(path)
     if not p.is_file():
@@ -116,16 +103,32 @@ def columns_of(rows: Sequence[dict[str, Any]]) -> list[Column]:
     cols = {n: Column(n) for n in names} | {TOTAL: Column(TOTAL)}
     for row in rows:
         reasons = row.get("reasons") or {}
+        failures = row.get("failures") if isinstance(row.get("failures"), dict) else {}
         for n in names:
-            cols[n].values.append(_num(row["rewards"].get(n)))
+            _add(cols[n], row["rewards"].get(n), failures.get(n))
             if n in reasons:
                 cols[n].reasons[reason_bucket(reasons[n])] += 1
-        cols[TOTAL].values.append(_num(row.get(TOTAL)))
+        _add(cols[TOTAL], row.get(TOTAL), None)
     return list(cols.values())
 
 
+def _add(col: Column, raw: Any, failure: Any) -> None:
+    """A value into its column; ``Infinity``/``NaN`` (which JSON readers accept) count as null, with a reason."""
+    if isinstance(raw, float) and not math.isfinite(raw):
+        col.reasons[NON_FINITE] += 1
+    col.values.append(_num(raw))
+    col.failures.append(failure if isinstance(failure, str) else None)
+
+
 def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    """A finite number, or None: scores that are missing, not numbers, infinite or NaN."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an integer past the float range
+        return None
+    return f if math.isfinite(f) else None
 
 
 def rank(rows: Sequence[dict[str, Any]], by: str, k: int) -> tuple[list[int], list[int]]:
@@ -137,166 +140,74 @@ def rank(rows: Sequence[dict[str, Any]], by: str, k: int) -> tuple[list[int], li
     return low, high
 
 
-# -- boxes and frames ---------------------------------------------------------------
-# Parsing and frame resolution are the iou plugin's own, so the report reads an answer
-# exactly as the reward did (same answer region, same box syntaxes, same `auto` rules).
-Box = tuple[float, float, float, float]
-FRAMES = ("auto", "original", "input", "norm1000", "norm1")
+# -- what the plugins' report views draw ---------------------------------------------
+def _who(view: ReportView) -> str:
+    p = view.provenance
+    return f"report view {view.name!r}" + (f" of plugin {p.plugin!r} ({p.distribution} {p.version})" if p else "")
 
 
-def parse_boxes(value: Any, solution: bool = False) -> list[Box]:
-    """The axis-aligned boxes in an answer (or, with ``solution``, a ground truth)."""
-    from vlmr1.plugins.iou.parse import parse_answer, parse_solution
-
-    if value is None:
-        return []
-    parsed = parse_solution(value) if solution else parse_answer(value)
-    return [s.coords for s in parsed.shapes if s.kind == "box" and len(s.coords) == 4]  # type: ignore[misc]
-
-
-def to_original(box: Box, frame: str, image_size: tuple[int, int], input_size: tuple[int, int] | None) -> Box:
-    """A box from ``frame`` to pixels of the original image (the iou plugin's factors)."""
-    from vlmr1.frames import scale_to_original
-
-    sx, sy = scale_to_original(frame, image_size, input_size)
-    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
-
-
-def to_input(box: Box, image_size: tuple[int, int], input_size: tuple[int, int]) -> Box:
-    """A box in original pixels to pixels of the model-input image."""
-    sx, sy = input_size[0] / image_size[0], input_size[1] / image_size[1]
-    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two axis-aligned boxes (continuous coordinates)."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def box_view(row: dict[str, Any], frame: str = "auto") -> BoxView | None:
-    """The boxes of a box-task row in both frames; None for rows that are not about boxes.
-
-    ``auto`` resolves per row as the iou reward does: the row's ``frame`` column, its
-    ``model_family``, else the model-input frame when ``input_size`` differs from
-    ``image_size``.
-    """
-    from vlmr1.frames import resolve_frames
-
+def _sizes(row: Mapping[str, Any]) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """The row's original image size, and its model-input size when the row tells it
+    (``input_size``, or ``image_grid_thw`` / ``patch_size`` columns), as the engine reads them."""
+    from .frames import input_size_of
     from .rows import sample_from_row
 
-    gold = parse_boxes(row.get("solution"), solution=True)
-    if not gold:
-        return None
     try:
-        sample = sample_from_row({k: v for k, v in row.items() if k not in ("rewards", "reward", "reasons")})
-    except Exception:  # a row the engine could not read either: nothing to draw
-        return None
-    if sample.image_size is None:
-        return None
-    frames = resolve_frames(sample, {} if frame == "auto" else {"frame": frame})
-    note = ""
-    if isinstance(frames, str):  # e.g. frame input without any input size: say so, draw as given
-        note, pred_frame, gold_frame, input_size = f"frame not resolved ({frames}); drawn as original pixels", "original", "original", None
-    else:
-        pred_frame, gold_frame, input_size = frames.pred, frames.gold, frames.input_size
-    image_size = sample.image_size
-    input_size = input_size or image_size
-    gold = [to_original(g, gold_frame, image_size, input_size) for g in gold]
-    pred = parse_boxes(row.get("completion"))
-    conv = [to_original(b, pred_frame, image_size, input_size) for b in pred]
-    best = lambda ps: max((iou(p, g) for p in ps for g in gold), default=0.0) if ps else None  # noqa: E731
-    return BoxView(pred_frame, image_size, input_size, pred, gold, best(conv), best(pred), frame_note=note)
+        sample = sample_from_row({k: v for k, v in row.items() if k not in SCORE_KEYS})
+        image_size = sample.image_size
+        input_size = input_size_of(sample, {}, image_size)[0] if image_size is not None else None
+    except Exception:  # noqa: BLE001 - a row the engine could not read either: nothing to size
+        return None, None
+    return image_size, input_size
 
 
-def _open_image(row: dict[str, Any], roots: Sequence[Path], size: tuple[int, int]) -> tuple[Any, str]:
-    """The row's image at its original size, or a grey canvas and a note saying why."""
-    from PIL import Image
-
-    ref = row.get("image")
-    if isinstance(ref, list):
-        ref = ref[0] if ref else None
-    if ref:
-        for root in roots:
-            path = Path(ref) if Path(ref).is_absolute() else root / ref
-            if path.is_file():
-                try:
-                    img = Image.open(path).convert("RGB")
-                except OSError as exc:
-                    return Image.new("RGB", size, (128, 128, 128)), f"could not read {ref}: {exc}"
-                note = "" if img.size == size else f"the file is {img.size[0]}x{img.size[1]}, the row says image_size {size[0]}x{size[1]}; resized to image_size"
-                return (img if img.size == size else img.resize(size)), note
-        where = ", ".join(str(r) for r in roots)
-        return Image.new("RGB", size, (128, 128, 128)), f"image {ref!r} not found under {where}; pass --image-root DIR"
-    return Image.new("RGB", size, (128, 128, 128)), "the row names no image; boxes drawn on a blank canvas"
-
-
-def _draw(img: Any, boxes: Iterable[tuple[Box, tuple[int, int, int]]], width: int) -> Any:
-    from PIL import ImageDraw
-
-    draw = ImageDraw.Draw(img)
-    for box, colour in boxes:
-        x1, y1, x2, y2 = (round(c) for c in box)
-        draw.rectangle([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], outline=colour, width=width)
-    return img
+def row_panels(row: Mapping[str, Any], views: Sequence[ReportView], options: Mapping[str, Any]) -> list[Panel]:
+    """A :class:`Panel` for each view that applies to ``row``. A view that fails, or
+    returns something that is not a list of Shapes, gets a panel with a note saying so."""
+    panels = []
+    sizes: tuple[tuple[int, int] | None, tuple[int, int] | None] | None = None
+    for view in views:
+        try:
+            if not view.call("applies", row):
+                continue
+            shapes = list(view.call("shapes", row, options))
+            notes = [str(n) for n in view.call("notes", row, options)] if view.has("notes") else []
+            bad = next((s for s in shapes if not isinstance(s, Shape)), None)
+            if bad is not None:
+                raise TypeError(f"shapes returned {type(bad).__name__}, not a vlmr1.Shape")
+        except Exception as exc:  # noqa: BLE001 - one broken view must not cost the report
+            panels.append(Panel(view.name, None, None, [], [f"{_who(view)} failed on this row: {type(exc).__name__}: {str(exc)[:300]}"]))
+            continue
+        sizes = sizes or _sizes(row)
+        image_size, input_size = sizes
+        if image_size is None and shapes:
+            notes.append("the row has no image_size, so its shapes are not drawn; add `image_size` (width, height) to the rows")
+        panels.append(Panel(view.name, image_size, input_size or image_size, shapes, notes))
+    return panels
 
 
-MAX_SIDE = 1600  # larger images are scaled down for the page, boxes with them
+def view_notices(rows: Sequence[Mapping[str, Any]], views: Sequence[ReportView], options: Mapping[str, Any]) -> list[Notice]:
+    """What every view's ``checks`` says about the whole file."""
+    out: list[Notice] = []
+    for view in views:
+        if not view.has("checks"):
+            continue
+        try:
+            got = list(view.call("checks", rows, options))
+            bad = next((n for n in got if not isinstance(n, Notice)), None)
+            if bad is not None:
+                raise TypeError(f"checks returned {type(bad).__name__}, not a vlmr1.Notice")
+        except Exception as exc:  # noqa: BLE001
+            got = [Notice(f"{view.name} check failed", f"{_who(view)} failed: {type(exc).__name__}: {str(exc)[:300]}",
+                          "warning", f"{view.name}-failed")]
+        out += got
+    return out
 
 
-def _panel(img: Any, layers: Sequence[tuple[Sequence[Box], tuple[int, int, int], int]]) -> Any:
-    """Draw layers of boxes (first layer lowest) on ``img``, scaled down if it is huge."""
-    scale = min(1.0, MAX_SIDE / max(img.size))
-    if scale < 1.0:
-        img = img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))))
-    for boxes, colour, width in layers:
-        _draw(img, [(tuple(c * scale for c in b), colour) for b in boxes], width)  # type: ignore[misc]
-    return img
+def _installed_views() -> list[ReportView]:
+    from .registry import get_registry
 
-
-def draw_box_panels(view: BoxView, row: dict[str, Any], roots: Sequence[Path], out: Path, stem: str) -> BoxView:
-    """Write ``<stem>_input.png`` and ``<stem>_original.png``; record their names on ``view``.
-
-    Ground truth is drawn twice as thick and first, so where a prediction coincides with
-    it both stay visible (green around red).
-    """
-    original, view.image_note = _open_image(row, roots, view.image_size)
-    w = max(2, round(min(max(view.image_size), MAX_SIDE) / 300))
-    conv = [to_original(b, view.frame, view.image_size, view.input_size) for b in view.pred_raw]
-    gold_in = [to_input(g, view.image_size, view.input_size) for g in view.gold]
-    pred_in = [to_input(b, view.image_size, view.input_size) for b in conv]
-    inp = _panel(original.resize(view.input_size), [(gold_in, GT_COLOUR, 2 * w), (pred_in, PRED_COLOUR, w)])
-    raw = [(view.pred_raw, RAW_COLOUR, w)] if view.frame != "original" else []
-    orig = _panel(original, raw + [(view.gold, GT_COLOUR, 2 * w), (conv, PRED_COLOUR, w)])
-    for key, img in (("input", inp), ("original", orig)):
-        name = f"{stem}_{key}.png"
-        img.save(out / name)
-        view.files[key] = name
-    return view
-
-
-def histogram_png(col: Column, path: Path) -> None:
-    """A histogram of one column, nulls counted in the title (matplotlib, Agg canvas)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ReportError("vlmr1 inspect draws histograms with matplotlib: pip install matplotlib (or vlmr1[train]).") from None
-    fig = Figure(figsize=(4, 2.6), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    s = col.scores
-    if s:
-        lo, hi = min(min(s), 0.0), max(max(s), 1.0)  # rewards mostly live in [0, 1]: keep that axis
-        ax.hist(s, bins=20, range=(lo, hi), color="#4a78b5")
-    ax.set_title(f"{col.name}  (n={len(s)}, null={len(col.values) - len(s)})", fontsize=9)
-    ax.set_xlabel("score", fontsize=8)
-    ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
+    return list(get_registry().report_views.values())
 
 
 def build_report(
@@ -306,60 +217,46 @@ def build_report(
     k: int = 5,
     by: str = TOTAL,
     frame: str = "auto",
+    views: Sequence[ReportView] | None = None,
 ) -> Path:
-    """Write ``out/index.html`` and its PNGs for a scored JSONL; returns index.html's path."""
+    """Write ``out/index.html`` and its PNGs for a scored JSONL; returns index.html's path.
+    ``views``: the report views to use (default: those the installed plugins register)."""
     rows = read_scored(scored)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cols = columns_of(rows)
     names = [c.name for c in cols]
     if by not in names:
-        from .errors import UnknownNameError
-
         raise UnknownNameError("reward column", by, names)
     if by == TOTAL and not cols[-1].scores and len(cols) > 1:
         by = cols[0].name  # no weighted total in this file: rank by the first reward
+    views = _installed_views() if views is None else list(views)
+    try:
+        return _write_report(scored, out, rows, cols, by, k, {"frame": frame}, views, [Path(r) for r in image_roots])
+    except OSError as exc:  # a full disk, a file-size limit: say where, not only what
+        raise ReportError(
+            f"could not write the report into {out}: {exc.strerror or exc}. Free some space or choose another folder with --out."
+        ) from exc
+
+
+def _write_report(scored: str | Path, out: Path, rows: list[dict[str, Any]], cols: list[Column], by: str, k: int,
+                  options: dict[str, Any], views: list[ReportView], image_roots: list[Path]) -> Path:
     hist = {}
     for i, col in enumerate(cols):
         hist[col.name] = f"hist_{i}.png"
-        histogram_png(col, out / hist[col.name])
-    roots = [Path(r) for r in image_roots] + [Path(scored).resolve().parent]
+        histogram_png(col.name, col.values, out / hist[col.name])
+    roots = image_roots + [Path(scored).resolve().parent]
     low, high = rank(rows, by, k)
-    views: dict[int, BoxView] = {}
+    panels: dict[int, list[Panel]] = {}
     for i in dict.fromkeys(low + high):
-        view = box_view(rows[i], frame)
-        if view is not None:
-            views[i] = draw_box_panels(view, rows[i], roots, out, f"box_{i}")
-    frame_check = _frame_check(rows, frame)
-    from .report_html import page
-
+        panels[i] = [draw_panels(p, rows[i], roots, out, f"{p.view}_{i}") if p.image_size else p
+                     for p in row_panels(rows[i], views, options)]
+    notices = view_notices(rows, views, options)
     index = out / "index.html"
-    index.write_text(page(Path(scored).name, cols, hist, rows, low, high, by, views, frame_check), encoding="utf-8")
+    partial = out / ".index.html.partial"  # a disk that fills up leaves no half-written page behind
+    try:
+        partial.write_text(page(Path(scored).name, cols, hist, rows, low, high, by, panels, notices), encoding="utf-8")
+        os.replace(partial, index)
+    finally:
+        partial.unlink(missing_ok=True)
     return index
-
-
-def _frame_check(rows: Sequence[dict[str, Any]], frame: str) -> dict[str, Any] | None:
-    """Over the box rows whose boxes need converting: mean best IoU with and without
-    converting, and the mean of the scored ``iou`` column on those same rows."""
-    conv, raw, scored = [], [], []
-    for row in rows:
-        v = box_view(row, frame)
-        if v is None or v.frame == "original" or v.iou_converted is None:
-            continue
-        conv.append(v.iou_converted)
-        raw.append(v.iou_unconverted or 0.0)
-        if (s := _num(row["rewards"].get("iou"))) is not None:
-            scored.append(s)
-    if not conv:
-        return None
-    return {
-        "n": len(conv),
-        "converted": statistics.fmean(conv),
-        "unconverted": statistics.fmean(raw),
-        "iou_mean": statistics.fmean(scored) if scored else None,
-    }
-
-
-def escape(v: Any) -> str:
-    """Any value as HTML-safe text (completions are untrusted model output)."""
-    return html.escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str), quote=True)

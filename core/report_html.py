@@ -1,14 +1,41 @@
 """The HTML of `vlmr1 inspect`'s report: one self-contained page, no scripts, no network.
 
-Every value that came from a data file (completions, solutions, reasons, ids) is
-HTML-escaped: completions are untrusted model output.
+Every value that came from a data file (completions, solutions, reasons, ids) or from a
+plugin's report view (notes, notices, labels) is HTML-escaped: completions are untrusted
+model output.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import html
+import json
+import re
+from typing import Any, Protocol, Sequence
 
-from .report import TOTAL, BoxView, Column, escape
+from .report_draw import Panel
+from .reportviews import Notice
+
+TOTAL = "reward"  # the weighted total's key in a scored row
+
+
+class ColumnLike(Protocol):
+    name: str
+    values: list[float | None]
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+def escape(v: Any) -> str:
+    """Any value as HTML-safe text (completions are untrusted model output)."""
+    return html.escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str), quote=True)
+
+
+_CODE = re.compile(r"`([^`<>]{1,200})`")
+
+
+def _text(message: str) -> str:
+    """Escaped text in which `backticks` become <code>: the only markup a notice may carry."""
+    return _CODE.sub(r"<code>\1</code>", escape(message))
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
@@ -20,6 +47,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:8px;ma
 .warn{background:#fff3cd;border:1px solid #e0b000;padding:10px;border-radius:6px}
 .note{color:#8a5a00}.panels{display:flex;flex-wrap:wrap;gap:12px}.panels figure{margin:0}.panels img{max-width:540px;width:100%;border:1px solid #999}
 .key span{display:inline-block;width:14px;height:4px;margin:0 4px 3px 10px;vertical-align:middle}
+.notice{background:#eef4fb;border:1px solid #9bb8d9;padding:10px;border-radius:6px}
 """
 
 
@@ -27,50 +55,31 @@ def _f(v: float | None, digits: int = 3) -> str:
     return "null" if v is None else f"{v:.{digits}f}"
 
 
-def _summary_table(cols: Sequence[Column]) -> str:
-    head = "<tr><th>reward</th><th>n</th><th>mean</th><th>std</th><th>min</th><th>max</th><th>null</th><th>commonest reasons</th></tr>"
+def _summary_table(cols: Sequence[ColumnLike]) -> str:
+    head = ("<tr><th>reward</th><th>n</th><th>mean</th><th>std</th><th>min</th><th>max</th><th>null</th><th>errors</th>"
+            "<th>timeouts</th><th>commonest reasons</th></tr>")
     body = []
     for col in cols:
         s = col.summary()
         reasons = ", ".join(f"{escape(r)} &times;{n}" for r, n in s["reasons"]) or "&mdash;"
-        cells = "".join(f'<td class="num">{x}</td>' for x in (s["n"], _f(s["mean"]), _f(s["std"]), _f(s["min"]), _f(s["max"]), s["null"]))
+        nums = (s["n"], _f(s["mean"]), _f(s["std"]), _f(s["min"]), _f(s["max"]), s["null"], s["errors"], s["timeouts"])
+        cells = "".join(f'<td class="num">{x}</td>' for x in nums)
         body.append(f"<tr><td>{escape(s['reward'])}</td>{cells}<td>{reasons}</td></tr>")
     return f'<table id="summary">{head}{"".join(body)}</table>'
 
 
-def _frame_banner(check: dict[str, Any] | None) -> str:
-    """Whether the model answers in another frame, and whether the iou column converted.
-
-    A yellow warning when boxes need converting and either there is no iou column or its
-    mean sits nearer the unconverted comparison: the reward compared them as given.
-    """
-    if not check:
-        return ""
-    conv, raw, scored = check["converted"], check["unconverted"], check.get("iou_mean")
-    text = (
-        f"Over {check['n']} box rows whose boxes need converting, mean best IoU is {conv:.3f} with predictions "
-        f"converted to original pixels and {raw:.3f} comparing the numbers as given."
-    )
-    if conv - raw <= 0.2:
-        return f'<p id="frame-check">{text}</p>'
-    text += " The numbers as given do not line up with the ground truth: the model answers in another frame."
-    advice = (
-        " Set the iou reward's <code>frame</code> param (input, norm1000, norm1, or auto with "
-        "<code>model_family</code>) and make sure rows carry <code>image_size</code> and <code>input_size</code>."
-    )
-    if scored is None:
-        return f'<p class="warn" id="frame-check">{text}{advice}</p>'
-    if abs(scored - raw) < abs(scored - conv):
-        text += (
-            f" The iou column (mean {scored:.3f}) matches the comparison as given: the reward compared boxes "
-            f"in the wrong frame.{advice}"
-        )
-        return f'<p class="warn" id="frame-check">{text}</p>'
-    text += f" The iou column (mean {scored:.3f}) matches the converted comparison: the reward converts frames."
-    return f'<p id="frame-check">{text}</p>'
+def _notices(notices: Sequence[Notice]) -> str:
+    """What the report views' checks said about the file; warnings highlighted."""
+    out, seen = [], set()
+    for n in notices:
+        key = n.key if n.key not in seen else f"{n.key}-{len(seen)}"
+        seen.add(key)
+        cls = "warn" if n.level == "warning" else "notice"
+        out.append(f'<p class="{cls}" id="{escape(key)}"><b>{_text(n.title)}.</b> {_text(n.message)}</p>')
+    return "".join(out)
 
 
-def _by_task(cols: Sequence[Column], rows: Sequence[dict[str, Any]]) -> str:
+def _by_task(cols: Sequence[ColumnLike], rows: Sequence[dict[str, Any]]) -> str:
     """Mean of each column per task, for mixed files: a reward that never applies shows as null."""
     tasks = sorted({str(r.get("task")) for r in rows if r.get("task") is not None})
     if len(tasks) < 2:
@@ -97,25 +106,30 @@ def _unscored(rows: Sequence[dict[str, Any]]) -> str:
     return f'<p class="warn" id="unscored">{len(bad)} input line(s) could not be read and were not scored:</p><ul>{items}{more}</ul>'
 
 
-def _boxes(view: BoxView) -> str:
-    (w, h), (iw, ih) = view.image_size, view.input_size
-    key = (
-        '<p class="key">'
-        '<span style="background:rgb(0,170,0)"></span>ground truth'
-        '<span style="background:rgb(220,0,0)"></span>prediction (converted into this frame)'
-        + ('<span style="background:rgb(255,140,0)"></span>prediction as given, no conversion' if view.frame != "original" else "")
-        + "</p>"
-    )
-    ious = f"IoU converted from frame <b>{escape(view.frame)}</b>: {_f(view.iou_converted)}; IoU of the numbers as given: {_f(view.iou_unconverted)}"
-    note = "".join(f'<p class="note">{escape(n)}</p>' for n in (view.frame_note, view.image_note) if n)
-    panels = (
-        f'<figure><img src="{view.files["input"]}" alt="model input frame"><figcaption>model input frame {iw}&times;{ih}</figcaption></figure>'
-        f'<figure><img src="{view.files["original"]}" alt="original frame"><figcaption>original image {w}&times;{h}</figcaption></figure>'
-    )
-    return f'{key}<p>{ious}</p>{note}<div class="panels">{panels}</div>'
+_KEY = {
+    "gold": '<span style="background:rgb(0,170,0)"></span>ground truth',
+    "prediction": '<span style="background:rgb(220,0,0)"></span>prediction (converted into this frame)',
+    "as_given": '<span style="background:rgb(255,140,0)"></span>prediction as given, no conversion',
+}
 
 
-def _sample(i: int, row: dict[str, Any], view: BoxView | None) -> str:
+def _panel(panel: Panel) -> str:
+    """One view's pictures of a row: the model-input frame and the original image, with
+    a colour key for the roles drawn, the view's notes and a note about the image."""
+    notes = "".join(f'<p class="view-note">{_text(n)}</p>' for n in panel.notes)
+    if not panel.files or panel.image_size is None:
+        return f'<div class="view" data-view="{escape(panel.view)}">{notes}</div>'
+    (w, h), (iw, ih) = panel.image_size, panel.input_size or panel.image_size
+    key = '<p class="key">' + "".join(_KEY[r] for r in _KEY if r in panel.roles) + "</p>"
+    image_note = f'<p class="note">{escape(panel.image_note)}</p>' if panel.image_note else ""
+    pictures = (
+        f'<figure><img src="{panel.files["input"]}" alt="model input frame"><figcaption>model input frame {iw}&times;{ih}</figcaption></figure>'
+        f'<figure><img src="{panel.files["original"]}" alt="original frame"><figcaption>original image {w}&times;{h}</figcaption></figure>'
+    )
+    return f'<div class="view" data-view="{escape(panel.view)}">{key}{notes}{image_note}<div class="panels">{pictures}</div></div>'
+
+
+def _sample(i: int, row: dict[str, Any], panels: Sequence[Panel]) -> str:
     scores = "".join(
         f"<tr><td>{escape(name)}</td><td class=\"num\">{_f(v if isinstance(v, (int, float)) else None)}</td>"
         f"<td>{escape((row.get('reasons') or {}).get(name, ''))}</td></tr>"
@@ -131,31 +145,31 @@ def _sample(i: int, row: dict[str, Any], view: BoxView | None) -> str:
         f"<table><tr><th>reward</th><th>score</th><th>reason</th></tr>{scores}</table>"
         f"<p><b>completion</b></p><pre>{escape(completion)}</pre>"
         f"<p><b>solution</b></p><pre>{escape(row.get('solution'))}</pre>"
-        + (_boxes(view) if view else "")
+        + "".join(_panel(p) for p in panels)
         + "</div>"
     )
 
 
 def page(
     source: str,
-    cols: Sequence[Column],
+    cols: Sequence[ColumnLike],
     hist: dict[str, str],
     rows: Sequence[dict[str, Any]],
     low: Sequence[int],
     high: Sequence[int],
     by: str,
-    views: dict[int, BoxView],
-    frame_check: dict[str, Any] | None,
+    panels: dict[int, list[Panel]],
+    notices: Sequence[Notice],
 ) -> str:
     hists = "".join(f'<img src="{hist[c.name]}" alt="histogram of {escape(c.name)}">' for c in cols)
-    lows = "".join(_sample(i, rows[i], views.get(i)) for i in low) or "<p>No row has a score in this column.</p>"
-    highs = "".join(_sample(i, rows[i], views.get(i)) for i in high) or "<p>Every scored row is shown above.</p>"
+    lows = "".join(_sample(i, rows[i], panels.get(i, [])) for i in low) or "<p>No row has a score in this column.</p>"
+    highs = "".join(_sample(i, rows[i], panels.get(i, [])) for i in high) or "<p>Every scored row is shown above.</p>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vlmr1 report: {escape(source)}</title>
 <style>{CSS}</style></head><body>
 <h1>vlmr1 report: {escape(source)}</h1>
 <p>{len(rows)} scored rows. Samples are ranked by <b>{escape(by)}</b>.</p>
-{_frame_banner(frame_check)}
+{_notices(notices)}
 <h2>Summary</h2>{_summary_table(cols)}{_by_task(cols, rows)}{_unscored(rows)}
 <h2>Distributions</h2><div class="hists">{hists}</div>
 <h2 id="lowest">Lowest {len(low)}</h2>{lows}

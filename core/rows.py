@@ -6,12 +6,23 @@ The same function builds Samples for `vlmr1 score`, for the TRL bridge and for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .types import Sample
+from .views import freeze
 
-__all__ = ["RowError", "completion_text", "sample_from_row"]
+__all__ = ["END_TOKENS", "RowError", "completion_text", "known_tasks", "response_from_query", "row_from_label", "row_from_verl",
+           "sample_from_row", "sample_to_row", "solution_from_text", "task_for_source"]
+
+# verl adds these to extra_info itself; they are not dataset columns
+_VERL_RESERVED = frozenset({"num_turns", "rollout_reward_scores", "reward_router_address"})
+
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+# End-of-turn markers a trainer leaves on a decoded response (it decodes with special tokens kept).
+END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>", "<|end_of_text|>")
 
 # Row keys that become Sample fields; everything else goes into Sample.columns.
 _FIELDS = ("completion", "solution", "prompt", "task", "id", "group", "image", "image_size", "input_size")
@@ -83,6 +94,9 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
     workers: its ``.size`` fills ``image_size`` when the row has none. ``task``
     falls back to ``default_task`` (the config's ``task``). Every other column is
     kept in ``Sample.columns``. Raises :class:`RowError` for a row that cannot be scored.
+
+    The solution, the prompt and the columns are read-only copies (:mod:`vlmr1.views`):
+    no reward can change the row, or what the next reward sees, by mutating them.
     """
     if not isinstance(row, Mapping):
         raise RowError(f"a row must be a JSON object, got {type(row).__name__}")
@@ -111,8 +125,8 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
     group = row.get("group")
     return Sample(
         completion=completion,
-        solution=row.get("solution"),
-        prompt=row.get("prompt"),
+        solution=freeze(row.get("solution")),
+        prompt=freeze(row.get("prompt")),
         task=str(task) if task is not None else None,
         id=str(rid) if rid is not None else None,
         group=str(group) if group is not None else None,
@@ -120,5 +134,142 @@ def sample_from_row(row: Mapping[str, Any], index: int = 0, *, default_task: str
         image=image,
         image_size=image_size,
         input_size=_size(row.get("input_size"), "input_size"),
-        columns=columns,
+        columns=freeze(columns),
     )
+
+
+def solution_from_text(value: Any) -> Any:
+    """A ground truth as our verifiers read it: ``<answer>`` tags removed, JSON boxes parsed.
+
+    Trainers carry the ground truth as text (parquet columns, OpenRLHF labels); a box
+    stored as ``"[10, 20, 30, 40]"`` must reach the IoU reward as a list again.
+    Text that is not JSON stays text; nothing raises.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value
+    found = _ANSWER.findall(text)
+    if found:
+        text = found[-1]
+    text = text.strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+def response_from_query(query: str, prompt: str | None, end_tokens: Sequence[str] = END_TOKENS) -> str:
+    """The completion inside a trainer's ``query`` (prompt and response decoded together, as
+    OpenRLHF sends them): the text after the prompt, without trailing end-of-turn tokens.
+
+    A query that does not contain its prompt (a tokenizer that does not round-trip) is
+    taken whole rather than cut at a guess.
+    """
+    text = str(query)
+    if prompt:
+        if text.startswith(prompt):
+            text = text[len(prompt):]
+        else:
+            at = text.find(prompt)
+            if at >= 0:
+                text = text[at + len(prompt):]
+    stripped = True
+    while stripped:
+        stripped = False
+        text = text.rstrip()
+        for token in end_tokens:
+            if token and text.endswith(token):
+                text = text[: -len(token)]
+                stripped = True
+    return text
+
+
+def row_from_label(completion: str, label: Any, prompt: Any = None) -> dict[str, Any]:
+    """The row a completion and its trainer-side label stand for.
+
+    A label that is a JSON object (or its text) with a ``solution`` key carries the
+    row's fields (``solution``, ``task``, ``image_size``, ``input_size``, ...); any
+    other label is the solution itself, with ``<answer>`` tags removed and JSON text
+    parsed. A label object without ``solution`` is a box or other structured answer,
+    so it is the solution too.
+    """
+    fields: Any = label
+    if isinstance(label, str) and label.lstrip()[:1] == "{":
+        try:
+            fields = json.loads(label)
+        except json.JSONDecodeError:
+            fields = label
+    if isinstance(fields, Mapping) and "solution" in fields:
+        row = {str(k): v for k, v in fields.items()}
+        row["solution"] = solution_from_text(row["solution"])
+    else:
+        row = {"solution": solution_from_text(fields if isinstance(fields, Mapping) else label)}
+    row["completion"] = completion
+    if prompt is not None and "prompt" not in row:
+        row["prompt"] = prompt
+    return row
+
+
+def known_tasks(engine: Any) -> set[str]:
+    """Task names a trainer's data source may name: the templates and the config's tasks."""
+    tasks = set(engine.registry.templates)
+    for spec in engine.config.rewards:
+        tasks |= set(spec.tasks or ())
+    if engine.config.task:
+        tasks.add(engine.config.task)
+    return tasks
+
+
+def task_for_source(data_source: Any, extra_info: Mapping[str, Any] | None, known: set[str]) -> str | None:
+    """``extra_info["task"]``, else the data source (or its last ``/`` part) if it names a known task."""
+    if extra_info and extra_info.get("task"):
+        return str(extra_info["task"])
+    if data_source is not None:
+        source = str(data_source)
+        for name in (source, source.rsplit("/", 1)[-1]):
+            if name in known:
+                return name
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value.tolist() if hasattr(value, "tolist") else list(value)
+
+
+def row_from_verl(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Mapping[str, Any] | None,
+                  known: set[str]) -> dict[str, Any]:
+    """The vlmr1 row one verl response stands for (``compute_score``'s arguments).
+
+    ``known`` are the task names the data source may name (templates and configured
+    tasks); the engine falls back to the config's task when none matches.
+    """
+    extra = {k: v for k, v in dict(extra_info or {}).items() if k not in _VERL_RESERVED}
+    row: dict[str, Any] = {**extra, "completion": solution_str if solution_str is not None else "",
+                           "solution": solution_from_text(ground_truth), "data_source": data_source}
+    for key in ("image_size", "input_size"):
+        if row.get(key) is not None:
+            row[key] = [int(v) for v in _as_list(row[key])]
+    task = task_for_source(data_source, extra, known)
+    if task is not None:
+        row["task"] = task
+    else:
+        row.pop("task", None)
+    return row
+
+
+def sample_to_row(sample: Sample) -> dict[str, Any]:
+    """A Sample as a JSON-ready row that :func:`sample_from_row` reads back to an equal Sample
+    (but for ``index``, which is where the row sits in its batch)."""
+    row: dict[str, Any] = dict(sample.columns)
+    row.update(completion=sample.completion, solution=sample.solution)
+    for key in ("prompt", "task", "id", "group", "image"):
+        value = getattr(sample, key)
+        if value is not None:
+            row[key] = value
+    for key in ("image_size", "input_size"):
+        value = getattr(sample, key)
+        if value is not None:
+            row[key] = list(value)
+    return row

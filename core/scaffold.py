@@ -6,13 +6,19 @@ code), ``__module__`` in a path becomes the import name, and a leading ``_`` on 
 file name becomes a dot (``_gitignore.tmpl`` -> ``.gitignore``), because dotfiles are
 easy to lose in packaging. Placeholders are ``{{var}}``; an unknown one is an error,
 so a template can never ship with a hole in it.
+
+What the user types goes into three languages, each escaped by its own rule: TOML
+strings by :func:`toml_string` (checked against ``tomllib``), Python strings by ``repr``,
+the module docstring by escaping backslashes and triple quotes. Text that no file can
+hold (control characters, lone surrogates) is refused with a message.
 """
 
 from __future__ import annotations
 
-import json
 import keyword
 import re
+import shutil
+import unicodedata
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -21,7 +27,7 @@ from typing import Iterator, Mapping
 
 from .errors import VlmrError
 
-NAME_RULE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+NAME_RULE = re.compile(r"[a-z][a-z0-9_]{0,39}")  # always used with fullmatch: "$" would let "abc\n" through
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -56,7 +62,7 @@ def plugin_names(raw: str, taken: Mapping[str, str] | None = None) -> PluginName
     ``taken`` maps names already registered to who registered them; a plugin reusing
     one would make that name ambiguous in every run, so it is refused.
     """
-    if not NAME_RULE.match(raw) or keyword.iskeyword(raw):
+    if not NAME_RULE.fullmatch(raw) or keyword.iskeyword(raw):
         suggestion = suggest_name(raw)
         raise ScaffoldError(
             f"Plugin name {raw!r} is not valid: a name starts with a lowercase letter and has only "
@@ -114,19 +120,48 @@ def _target_path(parts: tuple[str, ...], names: PluginNames) -> Path:
     return Path(*out)
 
 
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: quote, backslash and control characters escaped,
+    everything else (emoji included) written as itself."""
+    out = ['"']
+    for ch in text:
+        cp = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif cp < 0x20 or cp == 0x7F:
+            out.append(f"\\u{cp:04X}")
+        elif 0xD800 <= cp <= 0xDFFF:
+            raise ValueError(f"a lone surrogate (U+{cp:04X}) cannot be written to a UTF-8 file")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def clean_text(value: str, option: str) -> str:
+    """One line of printable text: whitespace runs become one space; control characters
+    and lone surrogates (which no UTF-8 file can hold) are a ScaffoldError naming ``option``."""
+    value = " ".join(value.split())
+    bad = sorted({f"U+{ord(ch):04X}" for ch in value if unicodedata.category(ch) in ("Cc", "Cs")})
+    if bad:
+        raise ScaffoldError(f"{option} {value!r} contains characters no package file can hold ({', '.join(bad)}); give printable text.")
+    return value
+
+
 def template_values(names: PluginNames, author: str, description: str) -> dict[str, str]:
     from . import __version__
 
-    description = " ".join(description.split()) or f"rewards for the {names.name} task."
+    author = clean_text(author, "--author")
+    description = clean_text(description, "--description") or f"rewards for the {names.name} task."
     return {
         "name": names.name,
         "module": names.module,
         "dist": names.dist,
         "author": author,
-        "author_toml": json.dumps(author),
+        "author_toml": toml_string(author),
         "description": description,
-        "description_toml": json.dumps(description),
-        "description_py": json.dumps(description),
+        "description_toml": toml_string(description),
+        "description_py": repr(description),
         "description_doc": description.replace("\\", "\\\\").replace('"""', '\\"\\"\\"'),
         "vlmr1_version": __version__,
     }
@@ -156,12 +191,25 @@ def new_plugin(
     if not planned:
         raise ScaffoldError(f"the plugin template is missing from this vlmr1 installation ({template_root()}); reinstall vlmr1.")
     rendered = [(rel, render(node.read_text(encoding="utf-8"), values, "/".join(rel.parts))) for rel, node in planned]
-    written = []
-    for rel, text in rendered:
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
+    made_root = not root.exists()
+    written: list[Path] = []
+    try:
+        for rel, text in rendered:
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    except BaseException as exc:  # a full disk, a file-size limit: leave no half-written package behind
+        if made_root:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            for path in written:
+                path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ScaffoldError(
+                f"could not write {path}: {exc.strerror or exc}; nothing was left behind. Free some space, or choose another place with --dir."
+            ) from exc
+        raise
     return root, written
 
 

@@ -5,13 +5,17 @@ malformed line gets a record too), so a run can resume from the number of whole
 records already in ``OUT.partial``. Records are written one chunk at a time, each
 chunk flushed and fsynced; a torn last line (killed mid-write) is cut off on resume.
 The finished file is moved into place with ``os.replace``, so ``OUT`` either does
-not exist or is complete.
+not exist or is complete. One run at a time writes an output (``OUT.lock``), and a
+full disk or a file-size limit stops the run with a clear error and a resumable
+``.partial`` (see :mod:`vlmr1.outfile`).
+
+No row can stop a run: a line that cannot be read, a row that cannot be scored, and a
+row on which the engine itself fails each get a record with the reason.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,82 +24,43 @@ from typing import Any
 from .config import Config
 from .documents import iter_jsonl
 from .errors import VlmrError
+from .metrics import Summary, Tally
+from .outfile import PartialWriter, output_lock, recover_partial, refuse_same_file
 from .rows import RowError, sample_from_row
+from .verdicts import clean_text
 
 __all__ = ["ScoreSummary", "recover_partial", "score_file"]
 
-FAILURE_PREFIXES = ("error", "crashed", "memory", "gold_error")
-
-
-@dataclass
-class RewardTally:
-    count: int = 0
-    total: float = 0.0
-    none: int = 0
-    errors: int = 0
-    timeouts: int = 0
-
-    @property
-    def mean(self) -> float | None:
-        return self.total / self.count if self.count else None
-
-
 @dataclass
 class ScoreSummary:
-    """What a run did: rows written (resumed + new), malformed rows, per-reward tallies."""
+    """What a run did: rows written (resumed + new), malformed rows, and a
+    :class:`~vlmr1.metrics.Tally` per reward column and for the weighted total.
+
+    Failures are read from each record's ``failures`` (what the engine knew when it
+    scored the row), not guessed from reason texts."""
 
     rows: int = 0
     resumed: int = 0
     malformed: int = 0
-    rewards: dict[str, RewardTally] = field(default_factory=dict)
-    total: RewardTally = field(default_factory=RewardTally)
+    rewards: dict[str, Tally] = field(default_factory=dict)
+    total: Tally = field(default_factory=Tally)
 
     def add(self, record: dict[str, Any]) -> None:
         self.rows += 1
         rewards = record.get("rewards") or {}
-        reasons = record.get("reasons") or {}
+        failures = record.get("failures") or {}
         for name, value in rewards.items():
-            t = self.rewards.setdefault(name, RewardTally())
-            reason = str(reasons.get(name, ""))
-            if value is None:
-                t.none += 1
-                t.timeouts += reason == "timeout"
-                t.errors += reason.startswith(FAILURE_PREFIXES)
-            else:
-                t.count += 1
-                t.total += float(value)
-        if record.get("reward") is None:
-            self.total.none += 1
-        else:
-            self.total.count += 1
-            self.total.total += float(record["reward"])
+            kind = failures.get(name) if isinstance(failures, dict) else None
+            self.rewards.setdefault(name, Tally()).add(_number(value), kind if isinstance(kind, str) else None)
+        self.total.add(_number(record.get("reward")))
+
+    def columns(self) -> dict[str, Summary]:
+        """Each reward column's :class:`~vlmr1.metrics.Summary`, in the order first seen."""
+        return {name: t.summary() for name, t in self.rewards.items()}
 
 
-def recover_partial(partial: Path) -> int:
-    """Cut a torn last line off ``partial`` and return how many whole records it holds.
-
-    Returns the count; the file is truncated in place to the end of the last whole record.
-    """
-    if not partial.exists():
-        return 0
-    good_end = 0
-    count = 0
-    with open(partial, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                json.loads(raw)
-            except ValueError:
-                break
-            good_end += len(raw)
-            count += 1
-    if good_end != partial.stat().st_size:
-        with open(partial, "r+b") as fh:
-            fh.truncate(good_end)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return count
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def count_records(path: Path) -> int:
@@ -112,12 +77,37 @@ def score_file(
     chunk_size: int = 256,
     on_bad_line: Callable[[int, str], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    details: bool = False,
 ) -> ScoreSummary:
-    """Score ``input_path`` into ``output_path`` (resuming ``output_path + '.partial'``)."""
+    """Score ``input_path`` into ``output_path`` (resuming ``output_path + '.partial'``).
+
+    Raises OutputBusyError when another run writes the same output, OutputWriteError when
+    the output cannot be written (the partial file stays resumable), VlmrError when the
+    output is the input. ``details`` writes each verdict's answer and details into its
+    record (``details: {column: {answer, details}}``).
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    refuse_same_file(input_path, output_path, _partial_of(output_path))
+    with output_lock(output_path):
+        return score_locked(config, input_path, output_path, registry=registry, chunk_size=chunk_size,
+                            on_bad_line=on_bad_line, on_progress=on_progress, details=details)
+
+
+def _partial_of(output_path: Path) -> Path:
+    return output_path.with_name(output_path.name + ".partial")
+
+
+def score_locked(config: Config, input_path: Path, output_path: Path, *, registry: Any = None, chunk_size: int = 256,
+                 on_bad_line: Callable[[int, str], None] | None = None,
+                 on_progress: Callable[[int], None] | None = None,
+                 on_chunk: Callable[[list[int]], None] | None = None,
+                 engine_options: dict[str, Any] | None = None, details: bool = False) -> ScoreSummary:
+    """:func:`score_file` for a caller that already holds the output's lock. ``on_chunk``
+    gets the input line of each sample of a chunk before it is scored; ``engine_options``
+    go to the Engine (see :func:`vlmr1.supervise.score_supervised`)."""
     from .engine import Engine
 
-    input_path, output_path = Path(input_path), Path(output_path)
-    partial = output_path.with_name(output_path.name + ".partial")
+    partial = _partial_of(output_path)
     summary = ScoreSummary()
     done = recover_partial(partial)
     if done:
@@ -125,29 +115,29 @@ def score_file(
             for line in fh:
                 summary.add(json.loads(line))
         summary.resumed = done
-    names: list[str] = []
-    with Engine(config, registry=registry) as engine, open(partial, "a", encoding="utf-8") as out:
-        names = engine.names
-        seen = 0
-        chunk: list[tuple[int, dict[str, Any] | None, str | None]] = []
-        for item in iter_jsonl(input_path):
-            seen += 1
-            if seen <= done:
-                continue
-            chunk.append(item)
-            if len(chunk) >= chunk_size:
-                _write_chunk(engine, names, chunk, out, summary, on_bad_line)
-                if on_progress:
-                    on_progress(len(chunk))
-                chunk = []
-        if chunk:
-            _write_chunk(engine, names, chunk, out, summary, on_bad_line)
-            if on_progress:
-                on_progress(len(chunk))
+    with Engine(config, registry=registry, **(engine_options or {})) as engine:
+        out = PartialWriter(partial, done)
+        try:
+            seen = 0
+            chunk: list[tuple[int, dict[str, Any] | None, str | None]] = []
+            for item in iter_jsonl(input_path):
+                seen += 1
+                if seen <= done:
+                    continue
+                chunk.append(item)
+                if len(chunk) >= chunk_size:
+                    _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details)
+                    chunk = []
+            if chunk:
+                _write_chunk(engine, chunk, out, summary, on_bad_line, on_progress, on_chunk, details)
+        except BaseException:
+            out.close()
+            raise
         if seen < done:
+            out.close()
             raise RowCountError(f"{partial} holds {done} records but {input_path} has only {seen} rows: it was written for another input. "
                                 f"Delete {partial} to start over.")
-    os.replace(partial, output_path)
+    out.finish(output_path)
     return summary
 
 
@@ -155,8 +145,10 @@ class RowCountError(VlmrError):
     """The partial output has more records than the input has rows."""
 
 
-def _write_chunk(engine: Any, names: list[str], chunk: list, out: Any, summary: ScoreSummary,
-                 on_bad_line: Callable[[int, str], None] | None) -> None:
+def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSummary,
+                 on_bad_line: Callable[[int, str], None] | None, on_progress: Callable[[int], None] | None,
+                 on_chunk: Callable[[list[int]], None] | None = None, details: bool = False) -> None:
+    names = engine.names
     samples, slots = [], []
     records: list[dict[str, Any] | None] = []
     for n, row, error in chunk:
@@ -167,7 +159,9 @@ def _write_chunk(engine: Any, names: list[str], chunk: list, out: Any, summary: 
                 records.append(None)
                 continue
             except RowError as exc:
-                error = f"invalid row: {exc}"
+                error = clean_text(f"invalid row: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a row this odd is still only one row
+                error = clean_text(f"invalid row: {type(exc).__name__}: {exc}")
         assert error is not None
         if on_bad_line:
             on_bad_line(n, error)
@@ -175,17 +169,57 @@ def _write_chunk(engine: Any, names: list[str], chunk: list, out: Any, summary: 
         if row is None:
             records.append({"_line": n, "rewards": {}, "reward": None, "reasons": {"_input": error}})
         else:
-            records.append({**row, "rewards": {k: None for k in names}, "reward": None, "reasons": {k: error for k in names}})
+            records.append({**row, "rewards": {k: None for k in names}, "reward": None, "reasons": {k: error for k in names},
+                            "failures": {}})
     if samples:
-        result = engine.score(samples)
-        for i, slot in enumerate(slots):
-            n, row, _ = chunk[slot]
-            records[slot] = {**row, **result.row(i)}
-    lines = []
-    for record in records:
+        lines = [chunk[slot][0] for slot in slots]
+        if on_chunk:
+            on_chunk(lines)
+        for slot, scored in zip(slots, _score_rows(engine, samples, lines, on_bad_line, details)):
+            records[slot] = {**chunk[slot][1], **scored}
+    encoded = []
+    for (n, _, _), record in zip(chunk, records):
         assert record is not None
+        line, record = _encode(record, n, names)
         summary.add(record)
-        lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False, default=str))
-    out.write("\n".join(lines) + "\n")
-    out.flush()
-    os.fsync(out.fileno())
+        encoded.append(line)
+    out.write_lines(encoded)
+    if on_progress:
+        on_progress(len(chunk))
+
+
+def _score_rows(engine: Any, samples: list, lines: list[int], on_bad_line: Callable[[int, str], None] | None,
+                details: bool = False) -> list[dict[str, Any]]:
+    """Each sample's ``{"rewards", "reward", "reasons"}``. Should the engine fail on a batch
+    (a bug, not a plugin failure: those are verdicts), the batch is halved until the row
+    that makes it fail is found, and only that row gets the failure."""
+    try:
+        result = engine.score(samples)
+        rows = [result.row(i, details) for i in range(len(samples))]
+        return [{**r, "failures": r.get("failures", {})} for r in rows]  # always: a row's own key is not read as ours
+    except VlmrError:  # strict mode, a config problem: the user asked to stop
+        raise
+    except Exception as exc:  # noqa: BLE001
+        if len(samples) > 1:
+            mid = len(samples) // 2
+            return (_score_rows(engine, samples[:mid], lines[:mid], on_bad_line, details)
+                    + _score_rows(engine, samples[mid:], lines[mid:], on_bad_line, details))
+        reason = clean_text(f"error: engine: {type(exc).__name__}: {exc}", 300)
+        if on_bad_line:
+            on_bad_line(lines[0], reason)
+        return [{"rewards": {k: None for k in engine.names}, "reward": None, "reasons": {k: reason for k in engine.names},
+                 "failures": {k: "error" for k in engine.names}}]
+
+
+def _encode(record: dict[str, Any], n: int, names: list[str]) -> tuple[bytes, dict[str, Any]]:
+    """One output line. The reader keeps unwritable values out of rows and the engine keeps
+    them out of verdicts; should one get through anyway, the row's line still gets a record."""
+    try:
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
+        if not line.isascii():  # characters str.splitlines() splits on: escaped, so one record is one line for any reader
+            line = line.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        return (line + "\n").encode("utf-8"), record
+    except (ValueError, TypeError, RecursionError, UnicodeEncodeError) as exc:
+        reason = clean_text(f"record could not be written as JSON: {type(exc).__name__}: {exc}", 300)
+        record = {"_line": n, "rewards": {k: None for k in names}, "reward": None, "reasons": {"_output": reason}}
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"), record

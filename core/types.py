@@ -135,9 +135,10 @@ class Reward:
     (typically the extracted answer): GRPO groups repeat answers under different
     reasoning, and items with equal keys and solutions are then scored once. It runs
     inline, so it must be cheap and bounded; None means "the whole sample".
-    ``warmup()`` runs once in the main process when an engine is built, before any worker
-    is forked, so heavy imports (sympy, a grammar) are paid once and inherited by every
-    worker instead of eating the first item's timeout in each.
+    ``warmup()``, for an isolated reward, runs once in the main process when the worker
+    pool first starts, just before its workers fork, so heavy imports (sympy, a grammar) are
+    paid once and inherited by every worker instead of eating the first item's timeout in
+    each; an engine whose items are all settled inline (``triage``) never runs it.
     ``check_params(params)`` raises (ideally a ConfigError naming the param) when the
     configured params are wrong; the engine calls it when it is built, so a typo fails the
     run at once instead of turning every row into an error.

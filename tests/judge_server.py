@@ -10,7 +10,12 @@ nobody listens on, then exits), ``stall`` (reads the request, never answers), ``
 ``429`` (``Retry-After``; with ``--fail-first N`` only the first N requests), ``malformed``
 (invalid JSON body), ``empty`` (no choices), ``unparseable`` (a reply with no verdict), ``400`` (a request the server rejects),
 ``slow`` (``ok`` after ``--delay`` seconds), ``noisy`` (a pairwise reward model that is right
-with probability ``--accuracy``, deterministic per prompt and sample number).
+with probability ``--accuracy``, deterministic per prompt and sample number), ``huge`` (a
+chunked body of ``--size`` bytes that never ends early), ``huge-declared`` (the same with a
+``Content-Length``), ``gzip-bomb`` (a small gzip body that inflates to ``--size`` bytes),
+``length`` (a reply cut off by ``max_tokens`` right after a quoted ``VERDICT: 1``, with
+``finish_reason: "length"``), ``quote`` (a reply that quotes ``> VERDICT: 1`` and then
+argues the opposite, with no verdict line of its own).
 
 :func:`fake_judge` models a judge that follows instructions it sees outside the fences the
 system message declares, and judges honestly what is inside. Like a real chat server, it
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -30,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from typing import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -90,6 +97,7 @@ class _State:
         self.samples: dict[str, int] = {}
         self.auth: str | None = None
         self.models: set[str] = set()
+        self.sent_bytes = 0
 
 
 def noisy_choice(prompt: str, number: int, accuracy: float) -> int:
@@ -121,7 +129,8 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             with state.lock:
-                stats = {"hits": state.hits, "max_in_flight": state.max_in_flight, "auth": state.auth, "models": sorted(state.models)}
+                stats = {"hits": state.hits, "max_in_flight": state.max_in_flight, "auth": state.auth, "models": sorted(state.models),
+                         "sent_bytes": state.sent_bytes}
             self._send(200, json.dumps(stats).encode())
 
         def do_POST(self) -> None:
@@ -139,9 +148,43 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     state.in_flight -= 1
 
-        def _ok(self, text: str) -> None:
-            body = {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 100, "completion_tokens": 10}}
+        def _ok(self, text: str, finish: str = "stop") -> None:
+            body = {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}], "usage": {"prompt_tokens": 100, "completion_tokens": 10}}
             self._send(200, json.dumps(body).encode())
+
+        def _huge(self, declared: bool) -> None:
+            """``--size`` bytes of one endless JSON string, written as fast as the client reads."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length" if declared else "Transfer-Encoding", str(args.size) if declared else "chunked")
+            self.end_headers()
+            head = b'{"choices": [{"message": {"role": "assistant", "content": "'
+            block = b"A" * 65536
+            sent = 0
+            try:
+                for piece in itertools.chain([head], itertools.repeat(block)):
+                    piece = piece[: args.size - sent]
+                    if not piece:
+                        break
+                    self.wfile.write(piece if declared else b"%x\r\n%s\r\n" % (len(piece), piece))
+                    sent += len(piece)
+                if not declared:
+                    self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: good
+                pass
+            with state.lock:
+                state.sent_bytes = max(state.sent_bytes, sent)
+            self.close_connection = True
+
+        def _gzip_bomb(self) -> None:
+            """A gzip body of a few hundred kB that inflates to ``--size`` bytes, compressed
+            piece by piece so the server itself never holds the inflated text."""
+            comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+            block = b"x" * (1 << 20)
+            parts = [comp.compress(b'{"choices": [{"message": {"role": "assistant", "content": "')]
+            parts += [comp.compress(block) for _ in range(max(1, args.size >> 20))]
+            parts += [comp.compress(b'\\nVERDICT: 1"}, "finish_reason": "stop"}]}'), comp.flush()]
+            self._send(200, b"".join(parts), {"Content-Encoding": "gzip"})
 
         def _answer(self, raw: bytes, hit: int) -> None:
             mode = args.mode
@@ -160,6 +203,15 @@ def make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, b'{"choices": []}')
             if mode == "unparseable":
                 return self._ok("Hmm, hard to say. Both readings seem plausible.")
+            if mode in ("huge", "huge-declared"):
+                return self._huge(declared=mode == "huge-declared")
+            if mode == "gzip-bomb":
+                return self._gzip_bomb()
+            if mode == "length":  # restating the reasoning, cut off by max_tokens after its VERDICT line
+                return self._ok("Restating the reasoning: 2+2=4 so the answer is 4.\nVERDICT: 1", finish="length")
+            if mode == "quote":
+                return self._ok("The reasoning ends with\n> VERDICT: 1\nbut it computes 4 while the answer says 5, so the "
+                                "reasoning does not support the answer and the claim above should be disregarded.")
             if mode == "slow":
                 time.sleep(args.delay)
             request = json.loads(raw or b"{}")
@@ -210,7 +262,9 @@ def stats(base_url: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", default="ok", choices=["ok", "refuse", "stall", "500", "400", "429", "malformed", "empty", "unparseable", "slow", "noisy"])
+    p.add_argument("--mode", default="ok", choices=["ok", "refuse", "stall", "500", "400", "429", "malformed", "empty", "unparseable",
+                                                    "slow", "noisy", "huge", "huge-declared", "gzip-bomb", "length", "quote"])
+    p.add_argument("--size", type=int, default=3 * 1024**3)
     p.add_argument("--lifetime", type=float, default=60.0)
     p.add_argument("--delay", type=float, default=0.5)
     p.add_argument("--retry-after", default="1")
@@ -223,8 +277,14 @@ def main(argv: list[str] | None = None) -> None:
             port = s.getsockname()[1]
         print(f"PORT {port}", flush=True)
         return
-    ThreadingHTTPServer.request_queue_size = 256  # the default backlog of 5 resets concurrent clients
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(_State(args)))
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # the default backlog of 5 resets concurrent clients
+
+        def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+            if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):  # a client hanging up is expected
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), make_handler(_State(args)))
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
 

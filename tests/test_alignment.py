@@ -23,7 +23,8 @@ pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
 from vlmr1.trainers import tiny  # noqa: E402
-from vlmr1.trainers.grpo import Runtime, grpo_config, trl_dataset  # noqa: E402
+from vlmr1.trainers.grpo import Runtime, grpo_config  # noqa: E402
+from vlmr1.trl import trl_dataset  # noqa: E402
 
 G = 2  # generations per prompt
 PER_DEVICE = 6  # completions per device batch: 3 distinct prompts x 2

@@ -77,3 +77,36 @@ def test_validate_detects_kinds_and_lines(tmp_path):
     data.write_text('{"completion": "x", "solution": 1}\n{not json}\n{"image_size": [10]}\n')
     kind, problems = validate_file(data)
     assert kind == "row" and [p.line for p in problems] == [2, 3]
+
+
+def test_a_config_is_read_once_and_keeps_its_lines(tmp_path, monkeypatch):
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("rewards:\n  - {name: format}\n  - name: iou\n    gate: format\n    params: {frame: input}\n"
+                    "grpo:\n  learning_rate: 1.0e-6\n")
+    composed = []
+    original = yaml.composer.Composer.compose_document
+    monkeypatch.setattr(yaml.composer.Composer, "compose_document",
+                        lambda self: composed.append(1) or original(self))
+    cfg = load_config(path)
+    assert len(composed) == 1  # one parse gives the data and the line map
+    assert cfg.where("rewards", 1, "gate") == f"{path}:4"
+    assert cfg.where("rewards", 1, "params", "frame") == f"{path}:5"
+    assert cfg.where("grpo", "learning_rate") == f"{path}:7" and cfg.where("grpo", "no_such_key") == f"{path}:6"
+    assert cfg.with_engine(workers=0).where("grpo") == f"{path}:6"  # the map travels with the config
+    assert config_from_dict({"rewards": [{"name": "a"}]}, "inline").where("rewards", 0) == "inline"
+
+
+def test_references_are_checked_where_a_config_is_made_and_name_the_line(tmp_path):
+    from vlmr1.config import Config, RewardSpec
+
+    path = tmp_path / "c.yaml"
+    path.write_text("rewards:\n  - {name: format}\n  - name: total\n    formula: 'format + acuracy'\n")
+    with pytest.raises(ConfigError, match=rf"{path}:4: reward 'total' refers to acuracy, which is not a configured reward name"):
+        load_config(path)
+    # a Config built in code is checked the same way: no engine needed to find it
+    with pytest.raises(ConfigError, match="reward 'b' refers to nope"):
+        Config((RewardSpec("a"), RewardSpec("b", gate="nope")))
+    with pytest.raises(ConfigError, match="reward names must be unique; repeated: a"):
+        Config((RewardSpec("a"), RewardSpec("a")))

@@ -137,10 +137,12 @@ def test_isolated_rewards_run_in_workers_and_cheap_ones_inline():
 def test_cheap_rewards_failures_are_none_with_reasons():
     r = run([RewardSpec("cheap"), RewardSpec("fmt")], [Sample("raise"), Sample("<answer>")])
     assert r.columns["cheap"] == [None, 0.5] and r.reasons["cheap"][0].startswith("error: ValueError")
+    # A score_batch that fails is called again item by item: the failure stays with the item
+    # that causes it, and the others get their own verdicts.
     bad = run([RewardSpec("fmt")], [Sample("batch-raise"), Sample("x")])
-    assert bad.columns["fmt"] == [None, None] and bad.reasons["fmt"][0] == "error: RuntimeError: vectorised failure"
+    assert bad.columns["fmt"] == [None, 0.0] and bad.reasons["fmt"][0] == "error: RuntimeError: vectorised failure"
     short = run([RewardSpec("fmt")], [Sample("batch-short"), Sample("x")])
-    assert short.columns["fmt"] == [None, None] and "returned 1 verdicts for 2" in short.reasons["fmt"][0]
+    assert short.columns["fmt"] == [None, 0.0] and "returned 0 verdicts for 1 sample" in short.reasons["fmt"][0]
 
 
 def test_cheap_prepare_runs_once_per_solution_inline():
@@ -241,9 +243,9 @@ def test_async_and_isolated_columns_run_concurrently():
 
 
 def test_gold_cache_is_bounded(monkeypatch):
-    from vlmr1 import engine as engine_module
+    from vlmr1 import scoring as scoring_module
 
-    monkeypatch.setattr(engine_module, "GOLD_CACHE_SIZE", 3)
+    monkeypatch.setattr(scoring_module, "GOLD_CACHE_SIZE", 3)
     cfg = Config((RewardSpec("cheap"),), EngineConfig(workers=0))
     with Engine(cfg, fault_registry()) as eng:
         eng.score([Sample("a", solution=f"s{i}") for i in range(10)])

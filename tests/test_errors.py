@@ -133,7 +133,7 @@ def test_inspect_on_an_unscored_file_says_how_to_score_it(tmp_path):
 
 
 def test_missing_image_names_the_row_and_the_path(tmp_path):
-    from vlmr1.trainers.grpo import open_images
+    from vlmr1.trl import open_images
 
     with pytest.raises(ConfigError) as info:
         open_images({"id": "rec-7", "image": str(tmp_path / "nope.png")})
@@ -167,7 +167,7 @@ def test_score_with_an_unknown_reward_names_the_nearest_and_writes_nothing(tmp_p
         result = CliRunner().invoke(main, ["score", "--config", str(tmp_path / "c.yaml"), "--input", str(tmp_path / "in.jsonl"),
                                            "--output", str(tmp_path / "out.jsonl"), "--no-progress"])
     assert result.exit_code == 2
-    assert "Error: Unknown reward 'fromat'. Did you mean 'format'? Installed rewards: accuracy, format, iou." in result.output
+    assert f"Error: {tmp_path / 'c.yaml'}:2: Unknown reward 'fromat'. Did you mean 'format'? Installed rewards: accuracy, format, iou." in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out.jsonl").exists()
 
 

@@ -38,11 +38,14 @@ def test_user_reward_weights_win(tmp_path):
 
 
 def test_unknown_grpo_key_names_the_line_and_the_nearest_option(tmp_path):
+    from vlmr1.trainers.settings import Located
+
     with pytest.raises(ConfigError) as err:
-        grpo.grpo_config({"num_generation": 4}, output_dir=str(tmp_path), runtime=_cpu(),
-                         where=lambda key: f"cfg.yaml:7: grpo.{key}")
+        grpo.check_grpo_keys({"num_generation": 4}, at=Located("cfg.yaml", {("grpo",): 6, ("grpo", "num_generation"): 7}))
     msg = str(err.value)
     assert "cfg.yaml:7" in msg and "'num_generation'" in msg and "Did you mean 'num_generations'" in msg
+    with pytest.raises(ConfigError, match="'num_generation' is not a trl.GRPOConfig option"):  # also without a line
+        grpo.grpo_config({"num_generation": 4}, output_dir=str(tmp_path), runtime=_cpu())
 
 
 def test_grpo_config_errors_become_config_errors(tmp_path):
@@ -146,7 +149,7 @@ def test_deepspeed_without_the_package_or_a_gpu_is_a_clear_error(tmp_path, monke
 def test_configs_shown_in_the_docs_are_valid(doc, marker, tmp_path):
     """The train configs the docs show pass the schema, name GRPOConfig fields and valid options."""
     from vlmr1.config import load_config
-    from vlmr1.trainers.stable import StableReinforceOptions
+    from vlmr1.trainers.settings import TrainSettings
 
     text = (Path(grpo.__file__).parents[1] / "docs" / doc).read_text()
     start = text.index(marker) + len(marker) - (len("task: rec") if marker.startswith("```") else 0)
@@ -155,12 +158,14 @@ def test_configs_shown_in_the_docs_are_valid(doc, marker, tmp_path):
     path.write_text(text[start:end])
     config = load_config(path)
     assert [r.name for r in config.rewards] == ["format", "iou"]
-    grpo.check_grpo_keys(config.extra["grpo"])
-    StableReinforceOptions.from_mapping(config.extra.get("stable_reinforce"))
+    settings = TrainSettings.from_config(config)  # every section typed: model, data, grpo, sft, stable_reinforce
+    assert settings.model is not None and settings.data is not None and settings.grpo == config.extra["grpo"]
 
 
 def test_rows_with_and_without_images_cannot_share_a_dataset(tmp_path):
     from PIL import Image
+
+    from vlmr1.trl import trl_dataset
 
     Image.new("RGB", (30, 20)).save(tmp_path / "a.png")
     rows = [{"id": "img", "problem": "q", "image": str(tmp_path / "a.png")}, {"id": "txt", "problem": "q"}]
@@ -170,10 +175,10 @@ def test_rows_with_and_without_images_cannot_share_a_dataset(tmp_path):
             return [{"role": "user", "content": q}]
 
     with pytest.raises(ConfigError, match=r"1 rows have an image and 1 do not \(first without: 'txt'\)"):
-        grpo.trl_dataset(rows, lambda row: T())
-    text_only = grpo.trl_dataset(rows[1:], lambda row: T())
+        trl_dataset(rows, lambda row: T())
+    text_only = trl_dataset(rows[1:], lambda row: T())
     assert "images" not in text_only[0] and text_only[0]["prompt"] == [{"role": "user", "content": "q"}]
-    with_images = grpo.trl_dataset(rows[:1], lambda row: T())
+    with_images = trl_dataset(rows[:1], lambda row: T())
     assert [im.size for im in with_images[0]["images"]] == [(30, 20)]
 
 

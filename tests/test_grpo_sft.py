@@ -31,7 +31,7 @@ def _answer_logprob(model, processor, row, templates) -> float:
     import torch
     from trl.data_utils import prepare_multimodal_messages
 
-    from vlmr1.trainers.grpo import open_images, prompt_for
+    from vlmr1.trl import open_images, prompt_for
 
     images = open_images(row)
     prompt = prepare_multimodal_messages(prompt_for(row, templates(row)), images=images)

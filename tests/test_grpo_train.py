@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -167,3 +168,80 @@ def test_text_only_math_run_with_warm_up(tmp_path):
     assert "supervised warm-up: 2 steps on 8 reference answers" in result.output
     step = next(json.loads(x) for x in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines() if '"reward"' in x)
     assert "rewards/math/mean" in step and step["rewards/math/errors"] == 0
+
+
+def _vlmr1_jsonl(tmp_path):
+    """A VLM-R1 JSONL (grpo_jsonl.py's format): conversations, an image, and a per-row
+    accu_reward_method; answers in <answer> tags as its data files write them."""
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    gold = '```json\n[{"bbox_2d": [2, 3, 40, 30], "label": "square"}]\n```'
+    methods = [("od_ap", gold), ("odLength", gold), ("mcq", "B"), ("yes_no", "Yes"), ("all_match", "a red square"),
+               ("weighted_sum", gold), ("od_ap50", gold), ("map", gold)]
+    rows = []
+    for i, (method, answer) in enumerate(methods):
+        Image.new("RGB", (64, 48), (200, 30 * i, 40)).save(tmp_path / "imgs" / f"{i}.png")
+        rows.append({"id": i, "image": f"{i}.png", "accu_reward_method": method,
+                     "conversations": [{"from": "human", "value": f"<image>Where is the square? ({method})"},
+                                       {"from": "gpt", "value": f"<answer>{answer}</answer>"}]})
+    path = tmp_path / "vlmr1.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_preset_reward_functions_give_vlmr1_values_on_loaded_rows(tmp_path):
+    """What `vlmr1 train` hands TRL: rows loaded from a VLM-R1 JSONL, repeated per generation,
+    scored by the preset's reward functions, equal VLM-R1's accuracy_reward and format_reward."""
+    import vlmr1_reference as ref
+    from vlmr1.config import load_config
+    from vlmr1.trl_rewards import trl_reward_functions
+    from vlmr1.trainers.data import load_rows
+    from vlmr1_rows import vlmr1_solution
+
+    rows = load_rows({"jsonl": str(_vlmr1_jsonl(tmp_path)), "image_root": str(tmp_path / "imgs")}, base_dir=tmp_path)
+    preset = load_config(Path(__file__).parents[1] / "examples" / "configs" / "vlm-r1.yaml").with_engine(workers=1)
+    funcs, weights = trl_reward_functions(preset)
+    answers = ['<think>t</think><answer>```json\n[{"bbox_2d": [2, 3, 40, 31], "label": "square"}]\n```</answer>',
+               "<think>t</think><answer>B</answer>", "<answer>yes</answer>", "A red square.",
+               '<think>t</think>\n<answer>```json\n[{"bbox_2d": [2, 3, 40, 30], "label": "square"}, {"bbox_2d": [0, 0, 9, 9], "label": "square"}]\n```</answer>']
+    completions, columns = [], {}
+    for row in rows:
+        for answer in answers:  # every row with every answer, as num_generations completions
+            completions.append([{"role": "assistant", "content": answer}])
+            for key, value in row.items():
+                columns.setdefault(key, []).append(value)
+    names = [f.__name__ for f in funcs]
+    got = {name: f(prompts=None, completions=completions, **columns) for name, f in zip(names, funcs)}
+    import asyncio
+
+    got = {k: asyncio.run(v) if asyncio.iscoroutine(v) else v for k, v in got.items()}
+    raw = {str(json.loads(line)["id"]): json.loads(line) for line in (tmp_path / "vlmr1.jsonl").read_text().splitlines()}
+    for i, c in enumerate(completions):
+        row = raw[columns["id"][i]]
+        sol = vlmr1_solution(row["conversations"][1]["value"])
+        want = ref.accuracy_reward(c[0]["content"], sol, row["accu_reward_method"])
+        assert got["accuracy"][i] == pytest.approx(want, abs=1e-6), (row["accu_reward_method"], c, got["accuracy"][i], want)
+        assert got["format"][i] == ref.format_reward(c[0]["content"])
+    assert weights[names.index("accuracy")] == 1.0 and weights[names.index("accuracy.od_ap")] == 0.0
+
+
+@pytest.mark.slow
+def test_train_with_the_vlmr1_preset(tmp_path):
+    import yaml
+
+    preset = yaml.safe_load((Path(__file__).parents[1] / "examples" / "configs" / "vlm-r1.yaml").read_text())
+    preset.update({"template": "rec", "model": {"tiny": "qwen2.5-vl"}, "engine": {"workers": 1},
+                   "data": {"jsonl": str(_vlmr1_jsonl(tmp_path)), "image_root": str(tmp_path / "imgs")},
+                   "grpo": {"max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2, "max_completion_length": 12},
+                   "seed": 5})
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(yaml.safe_dump(preset))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", str(cfg), "--output-dir", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    steps = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"reward"' in x]
+    assert [s["step"] for s in steps] == [1, 2]
+    for s in steps:
+        assert "rewards/accuracy/mean" in s and "rewards/format/mean" in s
+        assert s["rewards/accuracy/errors"] == 0

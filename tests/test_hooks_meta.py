@@ -17,7 +17,8 @@ HOOKS = sorted(
 
 
 def test_there_are_hooks():
-    assert HOOKS == ["register_prompt_templates", "register_rewards", "register_verifiers"]
+    assert HOOKS == ["register_commands", "register_prompt_templates", "register_report_views", "register_rewards",
+                     "register_verifiers"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

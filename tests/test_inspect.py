@@ -14,6 +14,9 @@ from PIL import Image
 
 from vlmr1 import report
 from vlmr1.cli import main
+from vlmr1.frames import to_original
+from vlmr1.plugins.iou import report as box
+from vlmr1.registry import load_registry
 from vlmr1.report import GT_COLOUR, PRED_COLOUR, RAW_COLOUR, ReportError, build_report
 
 ORIG, INPUT = (400, 300), (200, 150)
@@ -114,11 +117,13 @@ def test_frame_check_says_the_boxes_were_compared_in_the_wrong_frame(built, tmp_
     _, text = built
     assert 'class="warn" id="frame-check"' in text
     assert "Set the iou reward&#x27;s <code>frame</code> param" in text or "Set the iou reward's <code>frame</code> param" in text
-    assert "mean best IoU is 0.500 with predictions converted to original pixels and 0.067"  # (1000 + 1600) / 19400 / 2 in text
-    view = report.box_view(_rows(tmp_path)[4])
+    # rows 0 and 4 need converting: converted IoU 0 and 1; as given 1000 / 19400 and 1600 / 19400
+    assert "mean best IoU is 0.500 with predictions converted to original pixels and 0.067" in text
+    view = box.box_view(_rows(tmp_path)[4])
     assert view.frame == "input"
     assert view.iou_converted == pytest.approx(1.0) and view.iou_unconverted == pytest.approx(1600 / 19400)
-    assert report.box_view(_rows(tmp_path)[4], frame="original").iou_converted == pytest.approx(1600 / 19400)
+    assert box.box_view(_rows(tmp_path)[4], frame="original").iou_converted == pytest.approx(1600 / 19400)
+    assert "IoU converted from frame input: 0.000; IoU of the numbers as given: 0.052" in text  # row 0, shown among the lowest
 
 
 def test_a_missing_image_is_named_and_boxes_still_drawn(built):
@@ -138,22 +143,22 @@ def test_histograms_are_real_pngs(built):
 
 
 def test_box_parsing_handles_the_usual_answer_shapes():
-    assert report.parse_boxes('{"bbox_2d": [1, 2.5, 3, 4]}') == [(1.0, 2.5, 3.0, 4.0)]
-    assert report.parse_boxes("<|box_start|>(10,20),(30,40)<|box_end|>") == [(10.0, 20.0, 30.0, 40.0)]
-    assert report.parse_boxes([[1, 2, 3, 4], [5, 6, 7, 8]], solution=True) == [(1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0)]
-    assert report.parse_boxes("no box here") == []
-    assert report.to_original((100, 100, 500, 500), "norm1000", (640, 480), (640, 480)) == (64.0, 48.0, 320.0, 240.0)
+    assert box.parse_boxes('{"bbox_2d": [1, 2.5, 3, 4]}') == [(1.0, 2.5, 3.0, 4.0)]
+    assert box.parse_boxes("<|box_start|>(10,20),(30,40)<|box_end|>") == [(10.0, 20.0, 30.0, 40.0)]
+    assert box.parse_boxes([[1, 2, 3, 4], [5, 6, 7, 8]], solution=True) == [(1.0, 2.0, 3.0, 4.0), (5.0, 6.0, 7.0, 8.0)]
+    assert box.parse_boxes("no box here") == []
+    assert to_original((100, 100, 500, 500), "norm1000", (640, 480), (640, 480)) == (64.0, 48.0, 320.0, 240.0)
 
 
 def test_auto_frame_follows_the_iou_rewards_rules(tmp_path):
     # a Qwen2-VL row answers in [0, 1000): auto reads model_family, as the iou reward does
     row = {"image_size": [640, 480], "model_family": "qwen2-vl", "solution": [64, 48, 320, 240],
            "completion": '<answer>{"bbox_2d": [100, 100, 500, 500]}</answer>', "rewards": {}, "reward": None, "reasons": {}}
-    view = report.box_view(row)
+    view = box.box_view(row)
     assert view.frame == "norm1000" and view.iou_converted == pytest.approx(1.0)
     # frame input without any input size: drawn as given, and the page says why
     row = dict(row, model_family=None)
-    view = report.box_view(row, frame="input")
+    view = box.box_view(row, frame="input")
     assert view.frame == "original" and "no_input_size" in view.frame_note
 
 
@@ -204,8 +209,10 @@ def test_report_renders_in_a_headless_browser(built, tmp_path):
 def test_a_huge_image_is_scaled_down_with_its_boxes(tmp_path):
     row = {"image_size": [3200, 2400], "solution": [400, 600, 1600, 2000], "completion": "<answer>[0, 0, 10, 10]</answer>",
            "rewards": {"iou": 0.0}, "reward": 0.0, "reasons": {}}
-    view = report.draw_box_panels(report.box_view(row), row, [tmp_path], tmp_path, "big")
-    img = Image.open(tmp_path / view.files["original"]).convert("RGB")
+    views = list(load_registry(allow=set()).report_views.values())
+    [panel] = report.row_panels(row, views, {"frame": "auto"})
+    panel = report.draw_panels(panel, row, [tmp_path], tmp_path, "big")
+    img = Image.open(tmp_path / panel.files["original"]).convert("RGB")
     assert img.size == (1600, 1200)
     assert _has_colour_along(img, GT_COLOUR, [200, 800], range(320, 980, 40))  # the box halved too
 

@@ -135,3 +135,79 @@ def test_polygons_and_rotated_boxes_convert_too():
     rot = Sample("<answer>[200, 112, 240, 112, 0]</answer>", image_size=SIZE, input_size=INPUT)
     (v,) = score_batch([rot], [prepare_gold(GOLD, {})], {"frame": "input"})
     assert v.score == pytest.approx(1.0)
+
+
+# -- a box reward given no frame information says so, once ------------------------------
+@pytest.fixture()
+def fresh_warnings():
+    from vlmr1.plugins.iou import unframed
+
+    unframed._warned.clear()
+    yield
+    unframed._warned.clear()
+
+
+def _frame_warnings(record) -> list[str]:
+    from vlmr1.plugins.iou.unframed import FrameWarning
+
+    return [str(w.message) for w in record if issubclass(w.category, FrameWarning)]
+
+
+def _box_rows(n, **extra):
+    # a Qwen2.5-VL answer in model-input pixels: right, but scored as original pixels without frame information
+    return [{"completion": f"<answer>{SAME_BOX['input']}</answer>", "solution": GOLD, "image_size": list(SIZE), **extra}
+            for _ in range(n)]
+
+
+def test_a_box_reward_without_frame_information_warns_once(fresh_warnings):
+    import warnings
+
+    from vlmr1.config import config_from_dict
+    from vlmr1.engine import Engine
+
+    cfg = config_from_dict({"rewards": [{"name": "acc", "reward": "iou"}, {"name": "ap", "reward": "detection_ap"}],
+                            "engine": {"workers": 0}})
+    with warnings.catch_warnings(record=True) as record, Engine(cfg) as engine:
+        warnings.simplefilter("always")
+        first = engine.score(_box_rows(3))
+        engine.score(_box_rows(2))
+    got = _frame_warnings(record)
+    assert len(got) == 2, got  # one per reward, not one per row or batch
+    iou_warning = next(w for w in got if w.startswith("iou reward"))
+    assert "no input_size (or image_grid_thw with the patch_size param), model_family, frame column" in iou_warning
+    assert "Add image_size and input_size to the rows" in iou_warning and "`frame: original`" in iou_warning
+    assert any(w.startswith("detection_ap reward (frame: auto)") for w in got)
+    assert max(first.columns["acc"]) < 0.6  # what the warning is about: a right box scored in the wrong frame
+
+
+@pytest.mark.parametrize("extra, params", [
+    ({"input_size": list(INPUT)}, {}),
+    ({"model_family": "qwen2.5-vl", **PROC}, {}),
+    ({"frame": "input", "input_size": list(INPUT)}, {}),
+    ({}, {"frame": "original"}),
+    ({"input_size": list(SIZE)}, {}),  # known, and the same as the image: the frame is known
+])
+def test_rows_or_params_that_tell_the_frame_do_not_warn(fresh_warnings, extra, params):
+    import warnings
+
+    rows = _box_rows(2, **extra)
+    samples = [Sample(r["completion"], r["solution"], columns={k: v for k, v in r.items() if k not in ("completion", "solution")},
+                      image_size=SIZE, input_size=tuple(r["input_size"]) if "input_size" in r else None) for r in rows]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        score_batch(samples, [prepare_gold(GOLD, params)] * 2, params)
+    assert _frame_warnings(record) == []
+
+
+def test_vlmr1_score_prints_the_frame_warning_once(fresh_warnings, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from vlmr1.cli import main
+
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _box_rows(5)))
+    (tmp_path / "c.yaml").write_text("rewards:\n  - {name: iou}\nengine: {workers: 0}\n")
+    result = CliRunner().invoke(main, ["score", "--config", str(tmp_path / "c.yaml"), "--input", str(tmp_path / "in.jsonl"),
+                                       "--output", str(tmp_path / "out.jsonl"), "--no-progress", "--chunk", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Warning: iou reward (frame: auto): the rows carry no frame information") == 1, result.stderr

@@ -23,9 +23,12 @@ from vlmr1.types import Sample
 CORPUS = ["the reasoning says response one is better so the answer is two", "judge the data model output verdict"] * 20
 
 
-def build_tiny_judge(path: Path, rigged: bool = False, seed: int = 0) -> Path:
-    """A tiny Qwen2 causal LM with a tokenizer trained here; ``rigged``: token id 0 is
-    ``"VERDICT: 1\\n"`` and the final norm is zero, so greedy decoding repeats it."""
+def build_tiny_judge(path: Path, rigged: str | None = None, seed: int = 0) -> Path:
+    """A tiny Qwen2 causal LM with a tokenizer trained here. Rigged, token id 0 is
+    ``"VERDICT: 1\\n"``: ``"endless"`` repeats it until ``max_tokens`` (the final norm is
+    zero, so every logit is 0 and greedy decoding picks id 0); ``"stops"`` says it once and
+    then ends its turn (the layers add nothing, and the output head maps any token to id 0
+    and id 0 to the end-of-turn token)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -56,9 +59,21 @@ def build_tiny_judge(path: Path, rigged: bool = False, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(cfg)
-    if rigged:
+    if rigged == "endless":
         with torch.no_grad():
             model.model.norm.weight.zero_()  # all logits 0: greedy picks id 0 every step
+    elif rigged == "stops":
+        with torch.no_grad():
+            for layer in model.model.layers:  # the residual stream is the token's embedding alone
+                layer.self_attn.o_proj.weight.zero_()
+                layer.mlp.down_proj.weight.zero_()
+            emb, head = model.model.embed_tokens.weight, model.lm_head.weight
+            emb.zero_()
+            emb[:, 0] = 1.0  # every token: direction 0 ...
+            emb[0, 0], emb[0, 1] = 0.0, 1.0  # ... except "VERDICT: 1\n": direction 1
+            head.zero_()
+            head[0, 0] = 10.0  # direction 0 -> say the verdict
+            head[fast.eos_token_id, 1] = 10.0  # direction 1 -> end the turn
     model.save_pretrained(path)
     return path
 
@@ -66,7 +81,11 @@ def build_tiny_judge(path: Path, rigged: bool = False, seed: int = 0) -> Path:
 @pytest.fixture(scope="module")
 def tiny_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("judges")
-    return {"random": build_tiny_judge(root / "random"), "rigged": build_tiny_judge(root / "rigged", rigged=True)}
+    return {
+        "random": build_tiny_judge(root / "random"),
+        "rigged": build_tiny_judge(root / "rigged", rigged="stops"),
+        "endless": build_tiny_judge(root / "endless", rigged="endless"),
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -95,9 +114,10 @@ def test_random_weights_give_unparseable_never_a_crash(tiny_dirs):
     path = str(tiny_dirs["random"])
     assert not any(key[0] == path for key in local._MODELS)  # nothing loaded before the first batch
     verdicts, _ = run(SAMPLES, model_path=path, max_tokens=12, batch_size=2, deadline_s=60)
-    assert [v.reason for v in verdicts] == ["judge_unparseable"] * 3 + ["no_reasoning"]
+    # garbage never reads as a verdict: cut off at max_tokens, or ended without one
+    assert all(v.reason in ("judge_truncated", "judge_unparseable") for v in verdicts[:3])
+    assert verdicts[3].reason == "no_reasoning"
     assert all(v.score is None for v in verdicts)
-    assert isinstance(verdicts[0].details["reply"], str)
     assert any(key[0] == path for key in local._MODELS)
 
 
@@ -107,7 +127,14 @@ def test_rigged_model_gives_verdicts_through_the_chat_template(tiny_dirs):
     from vlmr1.plugins.judge.backend import all_stats
 
     stats = next(s for name, s in all_stats().items() if name.startswith("transformers:"))
-    assert stats["requests"] == 3 and stats["completion_tokens"] == 9
+    assert stats["requests"] == 3 and stats["completion_tokens"] == 6  # the verdict and the end of turn
+
+
+def test_a_reply_cut_off_at_max_tokens_is_not_a_verdict(tiny_dirs):
+    """The endless judge's last line reads ``VERDICT: 1``, but it never finished."""
+    verdicts, _ = run(SAMPLES, model_path=str(tiny_dirs["endless"]), max_tokens=3, batch_size=2, deadline_s=60)
+    assert [(v.score, v.reason) for v in verdicts[:3]] == [(None, "judge_truncated")] * 3
+    assert verdicts[0].details["failure"] == "error"
 
 
 def test_deadline_stops_generation(tiny_dirs):
@@ -119,7 +146,7 @@ def test_deadline_stops_generation(tiny_dirs):
     assert [v.reason for v in verdicts] == ["judge_timeout"] * 8
     # the backend is free again: the cut-short generation did not keep running
     verdicts, took = run(SAMPLES[:1], model_path=path, max_tokens=4, deadline_s=30)
-    assert verdicts[0].reason == "judge_unparseable" and took < 10
+    assert verdicts[0].reason in ("judge_truncated", "judge_unparseable") and took < 10
 
 
 def test_bad_model_path_is_a_reason_not_a_crash(tmp_path):

@@ -107,8 +107,14 @@ def test_extract_keeps_the_tail_of_long_reasoning_and_is_linear():
         ("**Verdict: 1**", 1),
         ("verdict = 0.", 0),
         ("I said VERDICT: 1 or VERDICT: 0 are options.\nVERDICT: 0", 0),  # the strict last line wins
-        ("VERDICT: 1\nThat is my answer.", 1),  # no strict last line, all verdicts agree
-        ("VERDICT: 1 ... actually VERDICT: 0\nbye", None),  # disagreeing, no last line: ambiguous
+        ("VERDICT: 1\nThat is my answer.", None),  # the verdict is the last line or nothing
+        ("VERDICT: 1 ... actually VERDICT: 0\nbye", None),
+        ("> VERDICT: 1", None),  # a quoted verdict is someone else's
+        ("The reasoning says\n> VERDICT: 1\nbut 2+2=4 and the answer is 5, so no.", None),
+        ("VERDICT: 1\nOn reflection the answer contradicts it.\nVERDICT: 0", 0),  # the final line wins
+        ("### Verdict: 1", 1),
+        ("claimed verdict: 1", None),
+        ("Fine.\r\nVERDICT: 1\r\n", 1),
         ("The answer is 1.", None),
         ("VERDICT: yes", None),
         ("", None),

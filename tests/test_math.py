@@ -70,8 +70,11 @@ def test_plain_numbers_never_reach_math_verify(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("math-verify called on a plain number")
 
-    monkeypatch.setattr(verify, "_mv", boom)
-    monkeypatch.setattr(verify, "_parse", boom)
+    from vlmr1.plugins.math import latex
+
+    monkeypatch.setattr(latex, "read_latex", boom)  # behind every parse, the gold's included
+    monkeypatch.setattr(verify, "read_latex", boom)
+    monkeypatch.setattr(verify, "verify", boom)
     assert score("<answer>3</answer>", 3).score == 1.0
     assert score("<answer>4</answer>", "3").reason == "wrong"
     assert score("<answer>0.75</answer>", "\\frac{3}{4}").score == 1.0
@@ -89,19 +92,19 @@ def test_tolerances():
 
 
 def test_gold_is_prepared_without_parsing_and_parsed_once_where_used():
-    from vlmr1.plugins.math import verify
+    from vlmr1.plugins.math import latex as verify
 
     text = "\\frac{\\sqrt{3}}{2} + \\alpha"  # outside latex_value's subset: only a parse can judge it
-    verify._parse_cached.cache_clear()
+    verify.read_latex.cache_clear()
     gold = prepare_gold(f"${text}$", MATH_DEFAULTS)
     assert isinstance(gold, MathGold) and gold.forms[0].text == text and gold.forms[0].number is None
-    assert verify._parse_cached.cache_info().currsize == 0  # preparing is a bounded scan, no sympy
+    assert verify.read_latex.cache_info().currsize == 0  # preparing is a bounded scan, no sympy
     again = pickle.loads(pickle.dumps(gold))
     assert again == gold and len(pickle.dumps(gold)) < 300  # text only crosses to the workers
     for answer in ("\\alpha + \\frac{\\sqrt{3}}{2}", "\\alpha", "1"):
         compare_answer(answer, again, MATH_DEFAULTS)
-    info = verify._parse_cached.cache_info()
-    assert info.misses == 1 and info.hits >= 2  # the gold's parse is made once and reused
+    info = verify.read_latex.cache_info()
+    assert info.misses == 4 and info.hits >= 2  # gold and three answers read once each; the gold's reading reused
     plain = prepare_gold(["3", 3.0, "<answer>3</answer>", "30^\\circ"], MATH_DEFAULTS)
     assert [f.number for f in plain.forms] == [Fraction(3)] * 3 + [Fraction(30)]
     # a raw solution passed instead of a prepared one is prepared on the spot
@@ -110,18 +113,18 @@ def test_gold_is_prepared_without_parsing_and_parsed_once_where_used():
 
 def test_unparseable_gold_is_skipped_not_scored_zero():
     v = compare_answer("x+1", prepare_gold("$\\begin{}$", MATH_DEFAULTS), MATH_DEFAULTS)
-    assert (v.score, v.reason) == (None, "gold_unparseable")
+    assert (v.score, v.reason) == (None, "gold_unreadable: \\begin{}")
 
 
 def test_a_constant_of_another_value_is_wrong_without_any_parse():
-    from vlmr1.plugins.math import verify
+    from vlmr1.plugins.math import latex as verify
 
     gold = prepare_gold("$\\frac{\\sqrt{3}}{2}$", MATH_DEFAULTS)
-    verify._parse_cached.cache_clear()
+    verify.read_latex.cache_clear()
     for answer in ("\\frac{\\sqrt{2}}{2}", "2\\sqrt{3}", "\\pi/6", "0.5"):
         v = compare_answer(answer, gold, MATH_DEFAULTS)
         assert (v.score, v.reason, v.details["path"]) == (0.0, "wrong", "value"), answer
-    assert verify._parse_cached.cache_info().currsize == 0
+    assert verify.read_latex.cache_info().currsize == 0
     # equal values are never decided here: math-verify accepts them (or not)
     assert compare_answer("\\sqrt{3}/2", gold, MATH_DEFAULTS).score == 1.0
     assert compare_answer("0.866025", gold, MATH_DEFAULTS).details["path"] != "value"
@@ -130,14 +133,12 @@ def test_a_constant_of_another_value_is_wrong_without_any_parse():
 
 
 def test_an_answer_spelled_like_the_gold_is_accepted_without_parsing_it():
-    from vlmr1.plugins.math import verify
+    from vlmr1.plugins.math import latex as verify
 
     gold = prepare_gold("$2\\sqrt{5}+\\pi$", MATH_DEFAULTS)
-    verify._parse_cached.cache_clear()
+    verify.read_latex.cache_clear()
     v = compare_answer("2\\sqrt{5}+\\pi", gold, MATH_DEFAULTS)
     assert (v.score, v.details["path"]) == (1.0, "same_text")
-    # the same text read as a last line of prose is parsed like any answer
-    assert compare_answer("2\\sqrt{5}+\\pi", gold, MATH_DEFAULTS, prose=True).details["path"] != "same_text"
 
 
 def test_works_off_the_main_thread():
@@ -182,7 +183,11 @@ def test_extraction_prefers_answer_tag_then_box_then_last_line():
     assert extract_math_answer("\\boxed{1}<answer>2</answer>") == ("2", "answer_tag")
     assert extract_math_answer("<answer>so \\boxed{2}</answer>") == ("2", "answer_tag")
     assert extract_math_answer("it is \\boxed{3}\nThe end") == ("3", "boxed")
-    assert extract_math_answer("work\nThe final answer is $4$.\n\n") == ("4", "last_line")
+    assert extract_math_answer("work\nThe final answer is $4$.\n\n") == ("4", "answer_phrase")
+    assert extract_math_answer("The final answer is $4$.\nI hope it is correct.") == ("4", "answer_phrase")
+    assert extract_math_answer("\\boxed{200} then \\boxed{255}. The final answer is $10,455$.") == ("10,455", "answer_phrase")
+    assert extract_math_answer("The final answer is 3. So \\boxed{4}") == ("4", "boxed")
+    assert extract_math_answer("work\n7 apples") == ("7 apples", "last_line")
     assert extract_math_answer("   \n  ") == (None, "no_answer")
 
 
@@ -269,7 +274,7 @@ def test_shortcuts_give_math_verifys_verdict(gold, answer):
     import math_verify
 
     from vlmr1.plugins.math.shortcuts import decide
-    from vlmr1.plugins.math.verify import _parse
+    from vlmr1.plugins.math.latex import parsed as _parse
 
     g, a = _parse(gold), _parse(answer)
     decided = decide(g, a, 6)

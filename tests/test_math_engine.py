@@ -101,9 +101,10 @@ def test_generations_with_the_same_answer_are_verified_once():
     assert result.metrics["engine/dedup_hits"] == 5
 
 
-def test_engine_warms_math_up_before_workers_fork():
-    """Building an engine with the math reward imports math-verify in the main process, so
-    every forked worker inherits it rather than paying the import inside an item's timeout."""
+def test_math_warms_up_only_when_a_worker_is_needed_and_before_it_forks():
+    """Building an engine imports nothing heavy; a batch every item of which is settled
+    inline (plain numbers) never imports math-verify; the first item that needs a worker
+    makes the main process import it just before the workers fork, so they inherit it."""
     import subprocess
     import sys
 
@@ -111,11 +112,18 @@ def test_engine_warms_math_up_before_workers_fork():
         "import sys\n"
         "from vlmr1.config import config_from_dict\n"
         "from vlmr1.engine import Engine\n"
-        "assert 'math_verify' not in sys.modules\n"
-        "eng = Engine(config_from_dict({'rewards': [{'name': 'math'}]}))\n"
-        "print('math_verify' in sys.modules)\n"
+        "eng = Engine(config_from_dict({'rewards': [{'name': 'math'}], 'engine': {'workers': 1}}))\n"
+        "print('built', 'math_verify' in sys.modules, 'sympy' in sys.modules)\n"
+        "r = eng.score([{'completion': 'There are 7 items in the image.', 'solution': '<answer> 7 </answer>'},\n"
+        "               {'completion': '<answer>2√3</answer>', 'solution': '2\\\\sqrt{3}'}])\n"
+        "print('inline', 'math_verify' in sys.modules, r.columns['math'], r.metrics['engine/chunks'])\n"
+        "r = eng.score([{'completion': '<answer>\\\\frac{1}{\\\\sqrt{2}+1}</answer>', 'solution': '\\\\sqrt{2}-1'}])\n"
+        "print('worker', 'math_verify' in sys.modules, r.columns['math'], r.metrics['engine/chunks'])\n"
         "eng.close()\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**__import__('os').environ, "VLMR1_PLUGINS": ""})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**__import__("os").environ, "VLMR1_PLUGINS": ""})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "True"
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "built False False"
+    assert lines[1] == "inline False [1.0, 1.0] 0.0"
+    assert lines[2] == "worker True [1.0] 1.0"

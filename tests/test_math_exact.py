@@ -1,6 +1,12 @@
 """``exact_value`` may only *accept* an answer if math-verify would: every expression it
 reads must have math-verify's value, and every pair it finds equal must be a pair that
-math-verify's ``verify`` accepts. What it cannot decide exactly it must leave alone."""
+math-verify's ``verify`` accepts. What it cannot decide exactly it must leave alone.
+
+"math-verify's parse" here is its reading of the whole text (``vlmr1.plugins.math.latex``:
+its normaliser and LaTeX parser, all of the text or nothing), the reading the reward itself
+compares. ``math_verify.parse`` would also search a text it cannot read for some number in it
+(``2`` of ``2√3``, ``2`` of ``2t``); such partial readings are excluded by construction rather
+than taken as the truth."""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ from hypothesis import strategies as st
 
 from vlmr1.plugins.math.exact import exact_value, exactly_equal
 from vlmr1.plugins.math.value import point
-from vlmr1.plugins.math.verify import MATH_DEFAULTS, _parse, compare_answer, prepare_gold, quick_compare
+from vlmr1.plugins.math.latex import parsed as _parse
+from vlmr1.plugins.math.verify import MATH_DEFAULTS, compare_answer, prepare_gold, quick_compare
 
 from test_math_value import EXPRESSIONS, mv_value
 

@@ -7,6 +7,12 @@ math-verify"), the answer has to be exactly
 a hand-picked table of awkward pairs (both ways round: verify is not symmetric), on random
 expressions from a small LaTeX grammar (independent pairs, equal rewrites, near misses), for
 ``same_text_accepts``, and end to end through ``compare_answer``.
+
+"math-verify's parse" here is its reading of the whole text (``vlmr1.plugins.math.latex``:
+its normaliser and LaTeX parser, all of the text or nothing), the reading the reward itself
+compares. ``math_verify.parse`` would also search a text it cannot read for some number in it
+(``2`` of ``2√3``, ``2`` of ``2t``); such partial readings are excluded by construction rather
+than taken as the truth.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vlmr1.plugins.math.shortcuts import certainly_equal, certainly_unequal, decide, same_text_accepts
-from vlmr1.plugins.math.verify import MATH_DEFAULTS, _parse, compare_answer, plain_number, prepare_gold
+from vlmr1.plugins.math.latex import parsed as _parse
+from vlmr1.plugins.math.verify import MATH_DEFAULTS, compare_answer, plain_number, prepare_gold
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # the one-time "timeouts are off" warning
 

@@ -1,6 +1,12 @@
 """``latex_value`` may only reject an answer if its value is math-verify's: every value it
 reads must be the value of math-verify's own parse of the same text, and what it cannot
-read unambiguously it must leave alone (None)."""
+read unambiguously it must leave alone (None).
+
+"math-verify's parse" here is its reading of the whole text (``vlmr1.plugins.math.latex``:
+its normaliser and LaTeX parser, all of the text or nothing), the reading the reward itself
+compares. ``math_verify.parse`` would also search a text it cannot read for some number in it
+(``2`` of ``2√3``, ``2`` of ``2t``); such partial readings are excluded by construction rather
+than taken as the truth."""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vlmr1.plugins.math.value import latex_value, point, same_spelling
-from vlmr1.plugins.math.verify import MATH_DEFAULTS, _parse, compare_answer, prepare_gold
+from vlmr1.plugins.math.latex import parsed as _parse
+from vlmr1.plugins.math.verify import MATH_DEFAULTS, compare_answer, prepare_gold
 
 
 def mv_value(text: str) -> float | None:
@@ -57,7 +64,6 @@ def test_reads_the_subset_as_math_verify_does(text, value):
     "x2", "f(x)", "e", "2i", "X", "2A", "xe", "\\alpha", "\\sqrt[3]{2}", "1/2\\pi", "2^10", "2^3^2", "1,000", ".5", "\\pir", "2 3", "1(1)", "(1)(2)", "2(3+1)", "e", "\\frac12",
     "\\frac{1}{0}", "\\sqrt{-1}", "10^{400}", "(1", "1)", "{", "", "30^\\circ", "50\\%", "\\infty", "\\sin(1)",
     "1 = 1", "[1, 2]", "(" * 40 + "1" + ")" * 40,
-    "2t", "x+2t", "\\frac{1}{2}t", "x^2 t", "- a x", "x - b y", "2 ab", "3m",  # math-verify cuts these ends off as units
 ])
 def test_leaves_anything_else_to_math_verify(text):
     assert latex_value(text) is None
@@ -82,11 +88,26 @@ def test_leaves_values_whose_terms_cancel_to_math_verify(text):
     ("1", "(1000((x+1000.1)^2-x^2-2000.2x-1000200))^{1}-9"),
 ])
 def test_cancelling_terms_score_math_verifys_verdict(gold, answer):
-    from math_verify import parse, verify
+    """The verdict of math-verify's parser and ``verify`` on the complete texts (its
+    ``parse`` would cut ``t`` off ``2t`` as a unit and compare ``2``: a partial reading,
+    which is what the reward must not pay for)."""
+    import math_verify
 
-    expected = 1.0 if verify(parse(f"${gold}$"), parse(f"${answer}$")) else 0.0
+    expected = 1.0 if math_verify.verify(list(_parse(gold)), list(_parse(answer)), float_rounding=6, timeout_seconds=None) else 0.0
     verdict = compare_answer(f"${answer}$", prepare_gold(gold, MATH_DEFAULTS), MATH_DEFAULTS)
     assert verdict.score == expected, verdict.reason
+
+
+@pytest.mark.parametrize("text", ["2t", "x+2t", "\\frac{1}{2}t", "x^2 t", "- a x", "x - b y", "2 ab", "3m", "1 - a x"])
+def test_texts_math_verify_cuts_as_units_are_read_whole(text):
+    """math-verify's ``parse`` cuts these ends off as units (``2t`` is ``2`` to it); the
+    reward reads them whole, and the value reader's reading is the whole text's."""
+    from math_verify import parse
+
+    whole = mv_value(text)
+    assert whole is not None and close(latex_value(text), whole)
+    cut = [x for x in parse(f"${text}$", parsing_timeout=None) if not isinstance(x, str)]
+    assert not cut or str(cut[0]) != str(_parse(text)[0])  # the partial (or failed) reading this guards against
 
 
 _INT = st.integers(0, 40).map(str)
@@ -173,15 +194,3 @@ def test_same_spelling_keeps_spaces_between_words_and_numbers():
     assert not same_spelling("x ^ {2}", "x^{2}")  # math-verify cannot read the first
     assert not same_spelling("2 3", "23") and not same_spelling("5 m", "5m") and not same_spelling("x y", "xy")
     assert not same_spelling("\\alpha + 1", "\\alpha+1")  # outside the subset: math-verify decides
-
-
-def test_the_fallback_unit_pattern_refuses_what_math_verify_cuts():
-    """If math-verify's own unit pattern ever moves, the fallback must still refuse every
-    text it cuts (it may refuse more: the reader then reads less, never differently)."""
-    from latex2sympy2_extended.math_normalization import units_regex
-
-    from vlmr1.plugins.math.value import _FALLBACK_UNIT
-
-    texts = ["2t", "x+2t", "\\frac{1}{2}t", "x^2 t", "- a x", "x - b y", "2 ab", "3m", "2 cm", "5 s", "1 - a x"]
-    assert all(units_regex.search(t) for t in texts)
-    assert all(_FALLBACK_UNIT.search(t) for t in texts)

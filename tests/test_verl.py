@@ -63,7 +63,7 @@ def test_naive_manager_call_scores_in_the_right_frame(config_path, monkeypatch):
     reward, full = naive_call(verl.compute_score, "vlmr1/rec", answer([56, 28, 112, 56]), gt, info)
     assert full["format"] == 1.0 and full["iou"] == pytest.approx(1.0)
     assert reward == pytest.approx(0.5 + 1.0)
-    assert math.isnan(full["count"])  # counting reward does not apply to a rec row
+    assert full["count"] is None  # counting reward does not apply to a rec row: None, which verl skips
     # the same box read as original pixels would be wrong: the frame really is used
     reward, full = naive_call(verl.compute_score, "vlmr1/rec", answer([56, 28, 112, 56]), gt, {"image_size": IMAGE})
     assert full["iou"] < 0.2

@@ -156,7 +156,7 @@ def test_vote_against_a_stalled_server_ends_by_the_deadline(tmp_path):
 def test_vote_with_the_transformers_backend(tmp_path):
     from test_judge_local import build_tiny_judge
 
-    model = build_tiny_judge(tmp_path / "rm", rigged=True)
+    model = build_tiny_judge(tmp_path / "rm", rigged="stops")
     pairs = tmp_path / "pairs.jsonl"
     write_pairs(pairs, 3)
     result = CliRunner().invoke(main, ["vote", "--input", str(pairs), "--k", "2", "--backend", "transformers",

@@ -22,7 +22,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -208,3 +208,25 @@ def build_wheels(sources: Iterable[Path], wheelhouse: Path) -> dict[str, Path]:
         name = parse_wheel_filename(wheel.name)[0]
         wheels[str(canonicalize_name(name))] = wheel
     return wheels
+
+
+def pip_from_registry(venv: "Venv", *args: str) -> Any:
+    """``pip install`` into ``venv`` from the package registry: the user's pip configuration
+    (index, mirrors) applies, unlike the offline installs above."""
+    return run_checked([venv.python, "-m", "pip", "install", "-q", *args],
+                       env=clean_env(PIP_CONFIG_FILE=None), timeout=1200)
+
+
+def run_pytest(venv: "Venv", *args: str, timeout: float = 1500) -> Any:
+    """This checkout's tests, run by ``venv``'s pytest, with no third-party plugin loaded."""
+    env = clean_env(VLMR1_PLUGINS="", PYTHONPATH=str(REPO / "tests"))
+    return venv.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(venv.root),
+                    *args, env=env, timeout=timeout)
+
+
+def passed_count(out: str) -> int:
+    """How many tests a pytest run's output says passed (0 when it says none)."""
+    import re
+
+    found = re.findall(r"(\d+) passed", out)
+    return int(found[-1]) if found else 0

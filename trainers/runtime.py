@@ -7,13 +7,14 @@ config that asked for it.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from vlmr1.errors import ConfigError
+
+from .settings import Located, ModelSettings, check_trl_options
 
 DEEPSPEED_DIR = Path(__file__).parent / "deepspeed"
 Say = Callable[[str], None]
@@ -35,14 +36,15 @@ class Runtime:
         return torch.bfloat16 if self.bf16 else torch.float32
 
 
-def resolve_runtime(model_cfg: Mapping[str, Any] | None, say: Say | None = None) -> Runtime:
+def resolve_runtime(model_cfg: ModelSettings | Mapping[str, Any] | None, say: Say | None = None) -> Runtime:
     """bf16 on a GPU that supports it, fp32 on CPU; flash-attention only when installed."""
     import torch
 
-    model_cfg = dict(model_cfg or {})
+    model = model_cfg if isinstance(model_cfg, ModelSettings) else ModelSettings(**{
+        k: v for k, v in dict(model_cfg or {}).items() if k in ("dtype", "attn_implementation")})
     notes: list[str] = []
     cuda = torch.cuda.is_available()
-    dtype = str(model_cfg.get("dtype") or "auto")
+    dtype = str(model.dtype or "auto")
     if cuda:
         bf16 = dtype in ("auto", "bfloat16", "bf16") and torch.cuda.is_bf16_supported()
         if dtype in ("auto", "bfloat16", "bf16") and not bf16:
@@ -53,7 +55,7 @@ def resolve_runtime(model_cfg: Mapping[str, Any] | None, say: Say | None = None)
             notes.append("no GPU found: training in float32 on CPU instead of the requested bfloat16.")
         else:
             notes.append("no GPU found: training in float32 on CPU (a GPU run uses bf16 automatically).")
-    attn = model_cfg.get("attn_implementation")
+    attn = model.attn_implementation
     if attn == "flash_attention_2":
         if importlib.util.find_spec("flash_attn") is None:
             notes.append("flash-attention was requested but is not installed: using sdpa. "
@@ -75,17 +77,9 @@ def deepspeed_config_path(name: str) -> str:
     return name
 
 
-def check_grpo_keys(user: Mapping[str, Any] | None, where: Callable[[str], str] = lambda key: "grpo") -> None:
-    """Every ``grpo:`` key must be a trl.GRPOConfig field; checked before anything heavy loads."""
-    from trl import GRPOConfig
-
-    known = {f.name for f in fields(GRPOConfig)}
-    for key in user or {}:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{where(key)}: {key!r} is not a trl.GRPOConfig option.{hint} "
-                              "Everything under `grpo:` is passed to trl.GRPOConfig; see its documentation.")
+def check_grpo_keys(user: Mapping[str, Any] | None, at: Located = Located()) -> dict[str, Any]:
+    """Every ``grpo:`` key must be a trl.GRPOConfig field (numbers written as text become numbers)."""
+    return check_trl_options("grpo", user, "GRPOConfig", at)
 
 
 def grpo_config(
@@ -95,24 +89,24 @@ def grpo_config(
     runtime: Runtime,
     reward_weights: list[float] | None = None,
     seed: int | None = None,
-    where: Callable[[str], str] = lambda key: "grpo",
+    label: str = "grpo",
 ) -> Any:
     """TRL's GRPOConfig from the ``grpo:`` block, with the defaults a vlmr1 run wants.
 
     The user's keys win, except precision on CPU (fp32 there, said once by
-    :func:`resolve_runtime`). Unknown keys are errors that suggest the nearest name.
-    ``where(key)`` tells the error where a key was written (file and line).
+    :func:`resolve_runtime`). Unknown keys are errors that suggest the nearest name
+    (:class:`~vlmr1.trainers.settings.TrainSettings` checks them with their lines before
+    this runs); ``label`` starts the messages of the errors found here.
     """
     from trl import GRPOConfig
 
-    user = dict(user or {})
-    check_grpo_keys(user, where)
+    user = check_grpo_keys(user)
     if user.get("deepspeed"):
         if importlib.util.find_spec("deepspeed") is None:
-            raise ConfigError(f"{where('deepspeed')}: DeepSpeed is not installed. `pip install deepspeed` (or "
+            raise ConfigError(f"{label}: DeepSpeed is not installed. `pip install deepspeed` (or "
                               "'vlmr1[gpu]') on the GPU machines, or remove `deepspeed` for plain DDP.")
         if runtime.device == "cpu":
-            raise ConfigError(f"{where('deepspeed')}: DeepSpeed ZeRO needs GPUs and none was found; remove "
+            raise ConfigError(f"{label}: DeepSpeed ZeRO needs GPUs and none was found; remove "
                               "`deepspeed` to train on CPU.")
         if isinstance(user["deepspeed"], str):
             user["deepspeed"] = deepspeed_config_path(user["deepspeed"])
@@ -138,29 +132,24 @@ def grpo_config(
     try:
         return GRPOConfig(**args)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where('')}: trl.GRPOConfig rejected these settings: {exc}") from None
+        raise ConfigError(f"{label}: trl.GRPOConfig rejected these settings: {exc}") from None
 
 
 # -- model -------------------------------------------------------------------------------
 
 
-def load_model(model_cfg: Mapping[str, Any], runtime: Runtime) -> tuple[Any, Any]:
+def load_model(model_cfg: ModelSettings | Mapping[str, Any], runtime: Runtime) -> tuple[Any, Any]:
     """(model, processor) from ``model.path``, or a tiny offline model for ``model.tiny``."""
-    model_cfg = dict(model_cfg or {})
-    if model_cfg.get("tiny"):
-        from vlmr1.trainers import tiny
+    from vlmr1.trainers import tiny
 
-        model, processor = tiny.build(model_cfg["tiny"], seed=int(model_cfg.get("seed", 0)),
-                                      sizes=tiny.sizes_from(model_cfg.get("sizes")))
+    model_cfg = ModelSettings.parse(model_cfg)
+    if model_cfg.tiny:
+        model, processor = tiny.build(model_cfg.tiny, seed=int(model_cfg.seed), sizes=tiny.sizes_from(model_cfg.sizes))
         model = model.to(runtime.torch_dtype)
         if runtime.attn_implementation:
             model.set_attn_implementation(runtime.attn_implementation)
         return model, processor
-    path = model_cfg.get("path")
-    if not path:
-        raise ConfigError("model: give `path` (a local directory or hub id) or `tiny` (qwen2-vl, qwen2.5-vl, qwen2).")
-    from vlmr1.trainers import tiny
-
+    path = str(model_cfg.path)
     if tiny.is_tiny_dir(path):  # its processor has no video part, so AutoProcessor cannot load it
         return tiny.load_tiny(path, dtype=runtime.torch_dtype)
     import transformers

@@ -13,8 +13,6 @@ answer, default ``answer``).
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -22,23 +20,20 @@ from transformers import TrainerCallback
 
 from vlmr1.errors import ConfigError
 
-from .grpo import Runtime, Say, prompt_for, trl_dataset
-from .metrics import make_quiet
+from vlmr1.trl import prompt_for, trl_dataset
 
-OWN_KEYS = {"answer"}
+from .metrics import make_quiet
+from .runtime import Runtime, Say
+from .settings import SftSettings, check_trl_options
+
+OWN_KEYS = ("answer",)
 
 
 def sft_config(user: Mapping[str, Any] | None, *, output_dir: str, runtime: Runtime, seed: int | None = None) -> Any:
     """trl.SFTConfig from the ``sft:`` block with warm-up defaults (short, high learning rate)."""
     from trl import SFTConfig
 
-    user = {k: v for k, v in dict(user or {}).items() if k not in OWN_KEYS}
-    known = {f.name for f in fields(SFTConfig)}
-    for key in user:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"sft: {key!r} is not a trl.SFTConfig option.{hint}")
+    user = {k: v for k, v in check_trl_options("sft", user, "SFTConfig", own=OWN_KEYS).items() if k not in OWN_KEYS}
     args: dict[str, Any] = dict(
         output_dir=output_dir, max_steps=20, learning_rate=1e-3, lr_scheduler_type="constant",
         per_device_train_batch_size=8, logging_steps=5, report_to="none", save_strategy="no",
@@ -89,25 +84,32 @@ def warm_up(
     model: Any,
     processor: Any,
     rows: list[Mapping[str, Any]],
-    user: Mapping[str, Any] | None,
+    user: SftSettings | Mapping[str, Any] | None,
     *,
     templates: Callable[[Mapping[str, Any]], Any],
     runtime: Runtime,
     output_dir: str | Path,
     seed: int | None = None,
+    args: Any = None,
     say: Say = print,
     quiet: bool = False,
 ) -> list[dict[str, Any]]:
-    """Train ``model`` in place on the reference answers; returns TRL's log history."""
+    """Train ``model`` in place on the reference answers; returns TRL's log history.
+
+    ``user`` is the ``sft:`` block; ``args``, when given, the ``SFTConfig`` already built from it.
+    """
     from trl import SFTTrainer
 
-    user = dict(user or {})
-    data = sft_rows(rows, user.get("answer", "answer"))
-    args = sft_config(user, output_dir=str(output_dir), runtime=runtime, seed=seed)
+    if not isinstance(user, SftSettings):
+        user = dict(user or {})
+        user = SftSettings(str(user.pop("answer", "answer")), user)
+    data = sft_rows(rows, user.answer)
+    if args is None:
+        args = sft_config(user.options, output_dir=str(output_dir), runtime=runtime, seed=seed)
     if args.max_steps == 0:
         return []
     if any(row.get("image") for row in data):
-        dataset = trl_dataset(data, templates)  # images open lazily; TRL's vision collator reads it as is
+        dataset = trl_dataset(data, templates, samples=False)  # images open lazily; TRL's vision collator reads it
     else:  # text only: SFTTrainer tokenizes the dataset itself, which needs plain columns
         from datasets import Dataset
 

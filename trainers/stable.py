@@ -39,14 +39,12 @@ batch mean, with mean and std over sequences (R1-Reward weights them by token co
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 import torch
 from trl import GRPOTrainer
 
-from vlmr1.errors import ConfigError
+from .settings import StableReinforceOptions
 
 __all__ = [
     "StableReinforceOptions",
@@ -55,41 +53,6 @@ __all__ = [
     "filter_local_advantages",
     "pre_clipped",
 ]
-
-
-@dataclass(frozen=True)
-class StableReinforceOptions:
-    """The ``stable_reinforce:`` block of a config."""
-
-    pre_clip: bool = False
-    log_ratio_min: float = math.log(1e-3)
-    log_ratio_max: float = math.log(1e3)
-    advantage_filter: bool = False
-    advantage_sigma: float = 3.0
-
-    def __post_init__(self) -> None:
-        if not self.log_ratio_min < self.log_ratio_max:
-            raise ConfigError(
-                f"stable_reinforce: log_ratio_min ({self.log_ratio_min}) must be below log_ratio_max "
-                f"({self.log_ratio_max}); the defaults are log(1e-3)={math.log(1e-3):.4f} and log(1e3)={math.log(1e3):.4f}."
-            )
-        if not self.advantage_sigma > 0:
-            raise ConfigError(f"stable_reinforce: advantage_sigma must be positive, got {self.advantage_sigma}.")
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "StableReinforceOptions":
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"stable_reinforce: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-            )
-        return cls(**data)
-
-    @property
-    def active(self) -> bool:
-        return self.pre_clip or self.advantage_filter
 
 
 # -- the advantage filter ----------------------------------------------------------------

@@ -23,13 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from vlmr1 import frames
+
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 30, 30), "green": (30, 170, 60), "blue": (40, 70, 220),
     "yellow": (235, 200, 20), "purple": (140, 50, 170), "orange": (245, 130, 20),
 }
 SHAPES = ("square", "circle", "triangle")
 TASKS = ("rec", "counting")
-FRAMES = ("original", "input", "norm1000")
+# vlmr1.frames' frames in which an answer is written in whole numbers (not norm1's [0, 1])
+FRAMES = tuple(f for f in frames.FRAMES if f != "norm1")
 
 
 @dataclass(frozen=True)
@@ -220,18 +223,12 @@ def frame_box(box: Sequence[float], image_size: Sequence[int], input_size: Seque
     ``original``: pixels of the image file. ``input``: pixels of the resized model input
     (Qwen2.5-VL). ``norm1000``: scaled to [0, 1000) (Qwen2-VL).
     """
-    w, h = image_size
-    if frame == "original":
-        sx, sy = 1.0, 1.0
-    elif frame == "input":
-        if input_size is None:
-            raise ValueError("frame 'input' needs the model-input size (pass a processor when loading rows)")
-        sx, sy = input_size[0] / w, input_size[1] / h
-    elif frame == "norm1000":
-        sx, sy = 1000 / w, 1000 / h
-    else:
+    if frame not in FRAMES:
         raise ValueError(f"unknown frame {frame!r}; choose one of {', '.join(FRAMES)}")
-    return [round(box[0] * sx), round(box[1] * sy), round(box[2] * sx), round(box[3] * sy)]
+    if frame == "input" and input_size is None:
+        raise ValueError("frame 'input' needs the model-input size (pass a processor when loading rows)")
+    sx, sy = frames.scale_to_original(frame, tuple(image_size), tuple(input_size) if input_size is not None else None)
+    return [round(box[0] / sx), round(box[1] / sy), round(box[2] / sx), round(box[3] / sy)]
 
 
 def where_in(box: Sequence[float], image_size: Sequence[int]) -> str:

@@ -86,10 +86,12 @@ def _corpus() -> list[str]:
     for i in range(0, 1000, 3):
         lines.append(f"[{i}, {(i * 7) % 1000}, {(i * 13) % 1000}, {(i * 29) % 1000}] {i}.{i % 10}")
     # The first-party prompt templates' own text, so a rendered prompt is short: prompt
-    # length, not the model, dominates a tiny model's step time.
-    from vlmr1.plugins.json.templates import TEMPLATES
+    # length, not the model, dominates a tiny model's step time. They come from a registry
+    # of vlmr1's own plugins only, so installed third-party templates (and whichever
+    # registry a process swapped in) never change the tokenizer.
+    from vlmr1.registry import load_registry
 
-    for t in TEMPLATES:
+    for t in load_registry(allow=set()).templates.values():
         lines += [t.system, t.question.replace("{question}", ""), t.answer_format] * 8
     return lines
 

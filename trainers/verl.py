@@ -1,11 +1,13 @@
 """vlmr1 rewards inside verl, as its ``custom_reward_function``.
 
 verl (Ray-based RL training) calls a plain function per response,
-``compute_score(data_source, solution_str, ground_truth, extra_info)`` (its ``naive``
-reward manager), or once per batch with the plural keyword names (its ``batch``
-reward manager), or awaits :func:`compute_score_async` (its reward-loop managers,
-which otherwise run a plain function in a thread pool). Either way it wants a float, or a dict whose ``"score"`` is the
-reward and whose other keys it logs as extra columns (the same keys for every item).
+``compute_score(data_source, solution_str, ground_truth, extra_info)`` (its reward-loop
+``naive`` / ``dapo`` managers and the legacy ``naive`` / ``dapo``), or once per batch
+with the plural keyword names (the legacy ``batch`` manager), or awaits
+:func:`compute_score_async` (reward-loop managers await a coroutine function and run a
+plain one in a thread pool). It wants a dict whose ``"score"`` is the reward and whose
+other keys it logs as extra columns (the same keys for every item), except the legacy
+``prime`` manager, which wants a number: :func:`compute_score_float`.
 
 This module answers both from one long-lived :class:`vlmr1.engine.Engine` per
 process, so worker pools start once and prepared ground truth is reused across
@@ -29,7 +31,6 @@ module uses only absolute imports so both work.
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import threading
 from pathlib import Path
@@ -37,10 +38,9 @@ from typing import Any, Mapping, Sequence
 
 ENV = "VLMR1_CONFIG"
 REASON_KEY = "vlmr1_reasons"
-_RESERVED = {"num_turns", "rollout_reward_scores"}  # verl adds these to extra_info itself
 
 _lock = threading.RLock()
-_state: dict[str, Any] = {"key": None, "engine": None, "configured": None, "registry": None}
+_state: dict[str, Any] = {"key": None, "engine": None, "configured": None, "registry": None, "pid": None}
 
 
 def configure(config: Any = None, *, registry: Any = None) -> None:
@@ -64,7 +64,7 @@ def close() -> None:
 def _close() -> None:
     engine = _state.get("engine")
     _state["engine"], _state["key"] = None, None
-    if engine is not None:
+    if engine is not None and _state["pid"] == os.getpid():  # a forked child does not own its parent's pool
         engine.close()
 
 
@@ -125,76 +125,49 @@ def engine(config: Any = None) -> Any:
                 "vlmr1.trainers.verl.configure(config) first."
             )
         key = _key(chosen)
+        if _state["pid"] != os.getpid():  # forked (verl's prime manager scores in a process pool)
+            _state["engine"], _state["key"] = None, None
         if _state["engine"] is None or _state["key"] != key:
             from vlmr1.engine import Engine
 
             _close()
             _state["engine"] = Engine(_load(chosen), registry=_state["registry"])
-            _state["key"] = key
+            _state["key"], _state["pid"] = key, os.getpid()
         return _state["engine"]
 
 
 def _known_tasks(eng: Any) -> set[str]:
-    tasks = set(eng.registry.templates)
-    for spec in eng.config.rewards:
-        tasks |= set(spec.tasks or ())
-    if eng.config.task:
-        tasks.add(eng.config.task)
-    return tasks
+    from vlmr1.rows import known_tasks
+
+    return known_tasks(eng)
 
 
 def task_for(data_source: Any, extra_info: Mapping[str, Any] | None, known: set[str]) -> str | None:
     """``extra_info["task"]``, else the data source (or its last ``/`` part) if it names a known task."""
-    if extra_info and extra_info.get("task"):
-        return str(extra_info["task"])
-    if data_source is not None:
-        source = str(data_source)
-        for name in (source, source.rsplit("/", 1)[-1]):
-            if name in known:
-                return name
-    return None
+    from vlmr1.rows import task_for_source
+
+    return task_for_source(data_source, extra_info, known)
 
 
 def row_for(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Mapping[str, Any] | None,
             known: set[str]) -> dict[str, Any]:
     """The vlmr1 row one verl response stands for."""
-    from vlmr1.trainers.data import unwrap_solution
+    from vlmr1.rows import row_from_verl
 
-    extra = {k: v for k, v in dict(extra_info or {}).items() if k not in _RESERVED}
-    row: dict[str, Any] = {**extra, "completion": solution_str if solution_str is not None else "",
-                           "solution": unwrap_solution(ground_truth), "data_source": data_source}
-    for key in ("image_size", "input_size"):
-        if row.get(key) is not None:
-            row[key] = [int(v) for v in _as_list(row[key])]
-    task = task_for(data_source, extra, known)
-    if task is not None:
-        row["task"] = task
-    else:
-        row.pop("task", None)
-    return row
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value.tolist() if hasattr(value, "tolist") else list(value)
+    return row_from_verl(data_source, solution_str, ground_truth, extra_info, known)
 
 
 def score_rows(rows: Sequence[Mapping[str, Any]], eng: Any) -> list[dict[str, Any]]:
     """verl's per-item dicts: ``score`` (the weighted total; 0.0 when no reward applies),
-    one float per configured reward (NaN where it does not apply) and the reasons."""
+    one float per configured reward (None where it does not apply: verl's metrics skip
+    None, while a NaN would turn a whole validation metric into nan) and the reasons."""
     return _items(eng.score(list(rows)))
 
 
 def _items(result: Any) -> list[dict[str, Any]]:
-    out = []
-    for i in range(len(result.total)):
-        total = result.total[i]
-        item: dict[str, Any] = {"score": float(total) if total is not None else 0.0}
-        for name, column in result.columns.items():
-            value = column[i]
-            item[name] = float(value) if value is not None else math.nan
-        item[REASON_KEY] = "; ".join(f"{name}:{reasons[i]}" for name, reasons in result.reasons.items())
-        out.append(item)
-    return out
+    from vlmr1.plain import item_dicts
+
+    return item_dicts(result, total_key="score", missing=None, reasons_key=REASON_KEY)
 
 
 def compute_score(
@@ -219,6 +192,14 @@ def compute_score(
         return compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos, config=config)
     eng = engine(config)
     return score_rows([row_for(data_source, solution_str, ground_truth, extra_info, _known_tasks(eng))], eng)[0]
+
+
+def compute_score_float(data_source: Any = None, solution_str: str | None = None, ground_truth: Any = None,
+                        extra_info: Mapping[str, Any] | None = None, *, config: Any = None, **_: Any) -> float:
+    """The weighted total alone, for verl's legacy ``prime`` manager: it calls
+    ``fn(data_source, solution_str, ground_truth, extra_info)`` positionally in a process
+    pool and reads a number (or ``result[0]``), so a dict would score every row 0."""
+    return float(compute_score(data_source, solution_str, ground_truth, extra_info, config=config)["score"])
 
 
 async def compute_score_async(

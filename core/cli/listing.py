@@ -26,15 +26,19 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     Console().print(table)
 
 
-def _warn_errors(registry: Any) -> None:
-    for err in registry.errors():
-        click.echo(f"Warning: {err}", err=True)
-
-
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
-    """List installed plugins: distribution, version and what each registers."""
+    """List installed plugins: distribution, version and what each registers.
+
+    A plugin that failed to load is listed as FAILED with its error.
+
+    \b
+    Examples:
+      vlmr1 plugins
+      vlmr1 plugins --json
+      VLMR1_PLUGINS=ocr vlmr1 plugins    # third-party plugins: only ocr
+    """
     registry = get_registry()
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in registry.plugins], indent=2))
@@ -44,7 +48,6 @@ def plugins(as_json: bool) -> None:
             what = "; ".join(f"{k}s: {', '.join(v)}" for k, v in p.registered.items())
             rows.append([p.name, p.distribution, p.version, "ok" if p.ok else "FAILED", what or (p.error or "")])
         _table("vlmr1 plugins", ["plugin", "distribution", "version", "status", "registers"], rows)
-    _warn_errors(registry)
 
 
 def _listing(kind: str, as_json: bool) -> None:
@@ -65,7 +68,6 @@ def _listing(kind: str, as_json: bool) -> None:
         click.echo(json.dumps(records, indent=2))
     else:
         _table(f"vlmr1 {kind}s", ["name", "plugin", "doc"], [[r["name"], r["plugin"] or "", r["doc"]] for r in records])
-    _warn_errors(registry)
 
 
 def _extra(kind: str, item: Any) -> dict[str, Any]:
@@ -80,19 +82,37 @@ def _extra(kind: str, item: Any) -> dict[str, Any]:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def rewards(as_json: bool) -> None:
-    """List registered rewards with their plugin and one-line doc."""
+    """List registered rewards with their plugin and one-line doc.
+
+    \b
+    Examples:
+      vlmr1 rewards
+      vlmr1 rewards --json    # also how each runs (inline, isolated, async) and its tasks
+    """
     _listing("reward", as_json)
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def verifiers(as_json: bool) -> None:
-    """List registered verifiers with their plugin and one-line doc."""
+    """List registered verifiers with their plugin and one-line doc.
+
+    \b
+    Examples:
+      vlmr1 verifiers
+      vlmr1 verifiers --json
+    """
     _listing("verifier", as_json)
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def templates(as_json: bool) -> None:
-    """List registered prompt templates with their plugin and one-line doc."""
+    """List registered prompt templates with their plugin and one-line doc.
+
+    \b
+    Examples:
+      vlmr1 templates
+      vlmr1 templates --json    # also each template's answer kind
+    """
     _listing("template", as_json)

@@ -18,6 +18,11 @@ def new_plugin(name: str, directory: str, author: str, description: str) -> None
 
     NAME becomes the reward name and the module vlmr1_reward_NAME: lowercase letters,
     digits and underscores, starting with a letter.
+
+    \b
+    Examples:
+      vlmr1 new-plugin ocr_lines
+      vlmr1 new-plugin ocr_lines --dir plugins/ --author "Ada Lovelace" --description "OCR line accuracy"
     """
     root, written = _new_plugin(name, directory, author=author, description=description, taken=registered_reward_owners())
     click.echo(f"Created {root}/ with {len(written)} files:")

@@ -21,8 +21,10 @@ from vlmr1.types import Sample, Verdict
 from . import geometry
 from .compat import MODES, compat_verdict
 from vlmr1.frames import FRAMES, Frames, resolve_frames, scale_to_original
+from .duplicates import collapse_duplicates
 from .matching import match_pairs, score_matches
 from .parse import Limits, Parsed, Shape, parse_answer, parse_solution
+from .unframed import warn_unframed
 
 __all__ = ["DEFAULTS", "Gold", "check_params", "compare", "extract", "prepare_gold", "score_batch"]
 
@@ -40,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "max_chars": Limits.max_chars,
     "max_vertices": Limits.max_vertices,
     "max_shape_pairs": 2_500,
+    "duplicate_iou": 0.95,
 }
 _CHOICES = {
     "frame": ("auto", *FRAMES),
@@ -69,6 +72,9 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
     t = p.get("threshold")
     if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not -1.0 <= t <= 1.0):
         raise ConfigError(f"iou reward: threshold={t!r} must be a number in [-1, 1] (or left out for a soft score).")
+    d = p.get("duplicate_iou")
+    if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)) or not 0.0 < d <= 1.0):
+        raise ConfigError(f"iou reward: duplicate_iou={d!r} must be a number in (0, 1], or null to keep repeated boxes.")
     for key in ("max_boxes", "max_chars", "max_vertices", "max_shape_pairs"):
         v = p.get(key)
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -146,6 +152,8 @@ def _plan(sample: Sample, parsed: Parsed, gold: Gold, p: Mapping[str, Any]) -> V
         return Verdict(floor, parsed.reason, _answer(parsed))
     if p["order"] == "reject" and _inverted(parsed.shapes):
         return Verdict(floor, "inverted_box", _answer(parsed))
+    if p.get("duplicate_iou") is not None and len(parsed.shapes) > 1:
+        parsed = Parsed(collapse_duplicates(parsed.shapes, float(p["duplicate_iou"])), parsed.reason, parsed.source)
     n_pred, n_gold = len(parsed.shapes), len(gold.parsed.shapes)
     if n_gold == 0:
         if n_pred == 0:
@@ -156,6 +164,7 @@ def _plan(sample: Sample, parsed: Parsed, gold: Gold, p: Mapping[str, Any]) -> V
     frames = resolve_frames(sample, p)
     if isinstance(frames, str):
         return Verdict.skip(frames)
+    warn_unframed("iou", sample, frames, p)
     pred = _convert(parsed.shapes, *scale_to_original(frames.pred, frames.image_size, frames.input_size))
     golds = _convert(gold.parsed.shapes, *scale_to_original(frames.gold, frames.image_size, frames.input_size))
     labels_ok = not p["labels"] or golds[0].label is None or _norm_label(pred[0].label) == _norm_label(golds[0].label)

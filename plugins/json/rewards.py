@@ -27,6 +27,8 @@ FORMAT_DEFAULTS: dict[str, Any] = {
     "max_depth": 32,
     "max_digits": 50,
     "options_column": "options",
+    "lenient": False,
+    "compat": None,
 }
 
 JSON_DEFAULTS: dict[str, Any] = {
@@ -67,7 +69,12 @@ def check_answer_kind(answer: str, template: PromptTemplate, sample: Sample, par
         return "empty_answer", None
     kind = template.answer_kind
     if kind == "json":
-        parsed = parse_answer_json(answer, _limits(params))
+        if params.get("lenient", False):
+            from .lenient import lenient_json
+
+            parsed = lenient_json(answer, _limits(params))
+        else:
+            parsed = parse_answer_json(answer, _limits(params))
         if not parsed.ok:
             return parsed.reason, None
         if template.answer_schema is not None:
@@ -105,6 +112,10 @@ def check_answer_kind(answer: str, template: PromptTemplate, sample: Sample, par
 
 
 def _format_one(sample: Sample, params: Mapping[str, Any]) -> Verdict:
+    if params.get("compat") == "vlm-r1":
+        from .vlmr1_format import vlmr1_format
+
+        return vlmr1_format(sample.completion)
     template, why = resolve_template(sample, params)
     if template is None:
         return Verdict.skip(why)

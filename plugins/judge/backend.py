@@ -11,7 +11,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 from vlmr1.errors import ConfigError
 
-from .client import BackendStats, Messages, OpenAIChatBackend, OpenAISettings, Reply
+from .client import MAX_BODY_BYTES, BackendStats, Messages, OpenAIChatBackend, OpenAISettings, Reply
 from .local import LocalSettings, TransformersBackend
 
 
@@ -77,6 +77,7 @@ def settings_from_params(params: Mapping[str, Any]) -> OpenAISettings | LocalSet
         max_tokens=_num(params, "max_tokens", int, 512, 1),
         backoff_s=_num(params, "backoff_s", float, 0.25, 0),
         max_backoff_s=_num(params, "max_backoff_s", float, 8.0, 0),
+        max_body_bytes=_num(params, "max_body_bytes", int, MAX_BODY_BYTES, 1),
     )
 
 

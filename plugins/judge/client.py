@@ -6,15 +6,23 @@ exponential backoff and jitter; a 429's ``Retry-After`` is honoured unless waiti
 pass the deadline. Whatever is unanswered at the deadline is cancelled and comes back as
 ``judge_timeout``. Nothing here raises for a server's misbehaviour: every conversation
 gets a :class:`Reply`, with text or with a reason.
+
+A body is read as a stream and abandoned past ``max_body_bytes`` (counted after
+decompression, which is done here with the same bound, so neither an endless stream nor a
+gzip bomb can grow the process). A reply the server says it cut off
+(``finish_reason: "length"``) is not a reply: its last line may be text the judge was
+quoting, so it comes back as ``judge_truncated``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import os
 import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -23,6 +31,10 @@ import httpx
 Messages = Sequence[Mapping[str, Any]]
 
 RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a verdict is a few hundred bytes; 4 MB leaves room for long explanations
+# finish_reason values that mean the text stopped before the judge did (OpenAI, vLLM, SGLang, TGI)
+TRUNCATED = frozenset({"length", "max_tokens", "model_length"})
+REFUSED = frozenset({"content_filter", "abort", "error"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class OpenAISettings:
     max_tokens: int = 512
     backoff_s: float = 0.25
     max_backoff_s: float = 8.0
+    max_body_bytes: int = MAX_BODY_BYTES
 
 
 @dataclass
@@ -92,11 +105,11 @@ class _Fail(Exception):
         self.reason, self.retry, self.wait = reason, retry, wait
 
 
-def _reply_text(response: httpx.Response) -> tuple[str, dict[str, int]]:
+def _reply_text(raw: bytes) -> tuple[str, dict[str, int]]:
     """The first choice's message content, or a _Fail saying what was wrong with the body."""
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
         raise _Fail("judge_error: malformed_json", retry=True) from None
     if not isinstance(body, dict):
         raise _Fail("judge_error: malformed_json", retry=True)
@@ -104,6 +117,11 @@ def _reply_text(response: httpx.Response) -> tuple[str, dict[str, int]]:
     if not isinstance(choices, list) or not choices:
         raise _Fail("judge_error: empty_choices", retry=True)
     first = choices[0] if isinstance(choices[0], dict) else {}
+    finish = first.get("finish_reason")
+    if finish in TRUNCATED:  # deterministic at temperature 0: a retry would be cut off again
+        raise _Fail("judge_truncated", retry=False)
+    if finish in REFUSED:  # a filter says the same again; an aborted request may go through next time
+        raise _Fail(f"judge_error: {finish}", retry=finish != "content_filter")
     message = first.get("message") if isinstance(first.get("message"), dict) else {}
     text = message.get("content")
     if text is None:
@@ -113,6 +131,43 @@ def _reply_text(response: httpx.Response) -> tuple[str, dict[str, int]]:
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     clean = {k: int(v) for k, v in usage.items() if k in ("prompt_tokens", "completion_tokens") and isinstance(v, int)}
     return text, clean
+
+
+def _too_large() -> _Fail:
+    return _Fail("judge_error: body too large", retry=False)
+
+
+async def read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The decoded body, read chunk by chunk; a _Fail as soon as it would pass ``cap`` bytes.
+
+    httpx would inflate a gzip chunk without a bound, so the raw stream is read and
+    inflated here with ``max_length``.
+    """
+    declared = response.headers.get("content-length", "")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if declared.isdigit() and int(declared) > cap:  # compressed or not, more than the cap will arrive
+        raise _too_large()
+    if encoding in ("", "identity"):
+        inflate = None
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header, detected
+    else:
+        raise _Fail(f"judge_error: unsupported content-encoding {encoding[:20]}", retry=False)
+    out = bytearray()
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > cap:  # even compressed, this is more than a reply can be
+            raise _too_large()
+        if inflate is not None:
+            try:
+                chunk = inflate.decompress(chunk, cap + 1 - len(out))
+            except zlib.error:
+                raise _Fail("judge_error: malformed_body", retry=True) from None
+        out += chunk
+        if len(out) > cap:
+            raise _too_large()
+    return bytes(out)
 
 
 class OpenAIChatBackend:
@@ -147,7 +202,8 @@ class OpenAIChatBackend:
         url = s.base_url.rstrip("/") + "/chat/completions"
         sem = asyncio.Semaphore(max(1, s.concurrency))
         temp = s.temperature if temperature is None else temperature
-        async with httpx.AsyncClient(limits=limits, headers=self._headers(), trust_env=False) as client:
+        headers = {**self._headers(), "Accept-Encoding": "gzip, deflate"}  # only what read_capped can bound
+        async with httpx.AsyncClient(limits=limits, headers=headers, trust_env=False) as client:
             tasks = [
                 asyncio.ensure_future(self._one(client, sem, url, list(conv), temp, deadline))
                 for conv in conversations
@@ -215,17 +271,18 @@ class OpenAIChatBackend:
 
     async def _attempt(self, client: httpx.AsyncClient, url: str, body: dict, timeout: float) -> tuple[str, dict[str, int]]:
         try:
-            response = await client.post(url, json=body, timeout=httpx.Timeout(timeout))
+            async with client.stream("POST", url, json=body, timeout=httpx.Timeout(timeout)) as response:
+                status = response.status_code
+                if status == 429:
+                    raise _Fail("judge_error: 429", retry=True, wait=retry_after_seconds(response.headers.get("retry-after")))
+                if status != 200:
+                    raise _Fail(f"judge_error: {status}", retry=status in RETRYABLE)
+                raw = await read_capped(response, self.settings.max_body_bytes)
         except httpx.TimeoutException:
             raise _Fail("judge_timeout", retry=True) from None
         except httpx.TransportError as exc:
             raise _Fail(f"judge_error: {_transport_reason(exc)}", retry=True) from None
-        status = response.status_code
-        if status == 429:
-            raise _Fail("judge_error: 429", retry=True, wait=retry_after_seconds(response.headers.get("retry-after")))
-        if status != 200:
-            raise _Fail(f"judge_error: {status}", retry=status in RETRYABLE)
-        return _reply_text(response)
+        return _reply_text(raw)
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:

@@ -3,8 +3,10 @@ training machine), loaded lazily from a local path.
 
 Generation runs in a worker thread so the event loop (and the batch deadline) stays in
 charge; at the deadline a stopping criterion ends generation at the next token and the
-unfinished conversations come back as ``judge_timeout``. torch and transformers are
-imported only when the first batch arrives.
+unfinished conversations come back as ``judge_timeout``. A reply that used all of
+``max_tokens`` without ending its turn was cut off, as a server's ``finish_reason:
+"length"`` says: it comes back as ``judge_truncated``, never as a verdict. torch and
+transformers are imported only when the first batch arrives.
 """
 
 from __future__ import annotations
@@ -138,5 +140,17 @@ class TransformersBackend:
                 self.stats.requests += len(chunk)
                 self.stats.prompt_tokens += int(enc["attention_mask"].sum())
                 self.stats.completion_tokens += int((new != tokenizer.pad_token_id).sum())
+                eos = _eos_ids(model, tokenizer)
                 for i, text in enumerate(decoded):
-                    out[lo + i] = Reply(text, "ok", 1, took)
+                    finished = not eos or any(int(t) in eos for t in new[i])
+                    out[lo + i] = Reply(text, "ok", 1, took) if finished else Reply(None, "judge_truncated", 1, took, error=text[-200:])
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The token ids that end a turn, as generation stops on them."""
+    found = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if found is None:
+        found = tokenizer.eos_token_id
+    if found is None:
+        return set()
+    return {int(t) for t in (found if isinstance(found, (list, tuple)) else [found])}

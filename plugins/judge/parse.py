@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-_VERDICT = re.compile(r"^[\s*_`#>]*verdict[\s*_`]*[:=][\s*_`]*([01])[\s*_`.]*$", re.IGNORECASE)
-_ANY_VERDICT = re.compile(r"verdict[\s*_`]*[:=][\s*_`]*(\S+)", re.IGNORECASE)
+# no ">" before the word: a quoted line ("> VERDICT: 1") is someone else's verdict
+_VERDICT = re.compile(r"^[\s*_`#]*verdict[\s*_`]*[:=][\s*_`]*([01])[\s*_`.]*$", re.IGNORECASE)
 _CHOICE = re.compile(r"^[\s*_`\[(\"'#]*(?:(?:response|answer|option)\s*#?\s*:?\s*)?([12])[\s*_`\])\"'.!]*$", re.IGNORECASE)
 
 MAX_REPLY_CHARS = 200_000
@@ -21,22 +21,19 @@ MAX_REPLY_CHARS = 200_000
 def parse_verdict(reply: str | None) -> int | None:
     """1 or 0 from the judge's reply, or None when it cannot be read.
 
-    The verdict is the last non-empty line, which must be exactly ``VERDICT: 1`` or
-    ``VERDICT: 0`` (case, surrounding markdown emphasis and a trailing period tolerated).
-    If that line is missing, the reply is accepted only when every ``VERDICT:`` it
-    contains agrees; replies whose verdicts disagree, or that have none, are None.
+    The verdict is the judge's own last non-empty line, which must be exactly
+    ``VERDICT: 1`` or ``VERDICT: 0`` (case, markdown emphasis or a heading mark, and a
+    trailing period tolerated). Nothing else counts: not a verdict earlier in the reply,
+    not a quoted line (``> VERDICT: 1``), not one inside a sentence. A judge that quotes
+    the completion, or argues itself out of an earlier verdict without writing a new one,
+    gives no verdict at all.
     """
     if not isinstance(reply, str) or not reply.strip():
         return None
-    reply = reply[-MAX_REPLY_CHARS:]
-    lines = [ln for ln in reply.strip().splitlines() if ln.strip()]
-    match = _VERDICT.match(lines[-1]) if lines else None
-    if match:
-        return int(match.group(1))
-    found = {m.group(1).strip("*_`.").lower() for m in _ANY_VERDICT.finditer(reply)}
-    if found == {"1"} or found == {"0"}:
-        return int(found.pop())
-    return None
+    lines = reply[-MAX_REPLY_CHARS:].strip().splitlines()
+    last = lines[-1] if lines else ""
+    match = _VERDICT.match(last) if len(last) <= 200 else None
+    return int(match.group(1)) if match else None
 
 
 def extract_answer(completion: str | None, tags: tuple[str, str] = ("<answer>", "</answer>")) -> str | None:

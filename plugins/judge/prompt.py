@@ -9,10 +9,18 @@ output 1"). The prompt therefore
   answer in the user message, each inside a fence whose markers carry a random
   per-request nonce (``<<<REASONING-3f9a…>>>`` … ``<<<END-REASONING-3f9a…>>>``), and tells
   the judge that everything inside a fence is data;
+- first removes invisible characters (zero-width spaces and joiners, bidi controls, the
+  BOM, tag and variation characters), which a reader or a normalising tokenizer skips, and
+  folds the lookalikes that NFKC maps onto ``< > | [ ]`` and the whole fullwidth ASCII
+  block (``＜｜im_start｜＞``, DeepSeek's ``<｜User｜>``) onto ASCII, so that the rules
+  below see what the judge would see;
 - neutralises every run of three or more ``<`` or ``>`` inside the data, so no fence
   marker, real or guessed, can appear there and close a fence early;
-- escapes chat-template control tokens (``<|im_start|>``, ``[INST]``, ``<start_of_turn>``),
-  which many servers would otherwise tokenise as real turn boundaries;
+- escapes the special tokens of the major chat templates (ChatML/Qwen, Llama 2/3, Phi,
+  DeepSeek, Mistral, Gemma, GLM, Command-R), which many servers would otherwise tokenise
+  as real turn boundaries: ``<|im_start|>`` becomes ``‹|im_start|›``, ``[INST]`` ``‹INST›``;
+- renames a ``VERDICT:`` written in the data to ``claimed verdict:``, so a judge that
+  restates the completion cannot restate a line the parser would take for its own;
 - asks for a strict last line ``VERDICT: 1`` or ``VERDICT: 0`` (see :mod:`.parse`).
 
 Extraction of reasoning and answer is linear time (``str.find``), never a regex with
@@ -23,11 +31,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 # Bump when the wording changes: cached verdicts are keyed by it.
-PROMPT_VERSION = "consistency-v1"
+PROMPT_VERSION = "consistency-v2"  # v2: the sanitiser folds lookalikes and escapes every template's tokens
 
 SYSTEM = """You check whether a model's reasoning supports its final answer.
 
@@ -60,11 +69,37 @@ Does the reasoning support the final answer? End with the line VERDICT: 1 or VER
 
 _RUNS = re.compile(r"<{3,}|>{3,}")
 _CONTROL = re.compile(
-    r"<\||\|>"  # ChatML / Llama-3 / Phi style special tokens, whole or in pieces
-    r"|\[/?INST\]|<</?SYS>>"  # Llama-2 / Mistral
-    r"|<(?:start|end)_of_turn>"  # Gemma
-    r"|</?s>",  # sentencepiece BOS/EOS
+    r"<\|>?|\|>"  # ChatML/Qwen, Llama 3/4, Phi, DeepSeek (after folding ｜), GLM, Command-R: whole or in pieces
+    r"|<</?SYS>>"  # Llama 2
+    # any tag-shaped token: Gemma's <start_of_turn> <eos> <bos>, sentencepiece's <s> </s>, InternVL's <img>,
+    # Qwen's <tool_call>, Florence's <OD>, <sep/>, <sos/eos>; HTML tags in the data are escaped alike
+    r"|</?[A-Za-z_:][^\s<>]{0,63}>"
+    r"|\[/?[A-Z][A-Z0-9_]{2,}\]"  # Mistral: [INST] [/INST] [SYSTEM_PROMPT] [TOOL_CALLS] [AVAILABLE_TOOLS] [IMG]; BERT's [CLS]
+    r"|\[[a-z]MASK\]",  # GLM
 )
+_DATA_VERDICT = re.compile(r"verdict(?=[\s*_`]*[:=])", re.IGNORECASE)
+# default-ignorable characters that are not category Cf (which is removed whole)
+_IGNORABLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, *range(0x180B, 0x1810), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
+)
+# NFKC maps these onto < > | [ ] (checked against unicodedata by the tests); plus all of fullwidth ASCII
+_FOLD = {0xFE47: "[", 0xFE48: "]", 0xFE64: "<", 0xFE65: ">"} | {cp: chr(cp - 0xFEE0) for cp in range(0xFF01, 0xFF5F)}
+
+
+def _visible(text: str) -> str:
+    """``text`` without invisible characters and with lookalike punctuation folded to ASCII."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        cp = ord(ch)
+        if cp < 0x80:
+            out.append(ch)
+        elif cp in _FOLD:
+            out.append(_FOLD[cp])
+        elif cp not in _IGNORABLE and unicodedata.category(ch) != "Cf":
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -114,19 +149,20 @@ def extract_parts(
 
 
 def sanitize(text: str) -> str:
-    """Make ``text`` safe to place inside a fence: no fence-like marker runs, no chat control
-    tokens. Meaning for a human reader is kept (``<|im_start|>`` becomes ``‹|im_start|›``)."""
+    """Make ``text`` safe to place inside a fence: nothing invisible, no fence-like marker
+    runs, no chat control tokens, no verdict line of its own. Meaning for a human reader is
+    kept (``<|im_start|>`` becomes ``‹|im_start|›``)."""
+    text = _visible(text)
     text = _RUNS.sub(lambda m: ("‹" if m.group(0)[0] == "<" else "›") * len(m.group(0)), text)
-    return _CONTROL.sub(_escape_control, text)
+    text = _CONTROL.sub(_escape_control, text)
+    return _DATA_VERDICT.sub("claimed verdict", text)
 
 
 def _escape_control(m: re.Match) -> str:
     token = m.group(0)
-    if token == "<|":
-        return "‹|"
-    if token == "|>":
-        return "|›"
-    return "‹" + token[1:-1] + "›"
+    if token[0] == "[":
+        return "‹" + token[1:-1] + "›"
+    return token.replace("<", "‹").replace(">", "›")
 
 
 def new_nonce() -> str:

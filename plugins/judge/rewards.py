@@ -33,6 +33,7 @@ CONSISTENCY_DEFAULTS: dict[str, Any] = {
     "concurrency": 8,
     "temperature": 0.0,
     "max_tokens": 512,
+    "max_body_bytes": 4 * 1024 * 1024,
     "deadline_s": 30.0,
     "cache": True,
     "cache_path": None,

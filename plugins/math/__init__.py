@@ -51,7 +51,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             doc="1.0 if the option letter(s) in the answer ('B', '(b)', 'Answer: B', 'The answer is C', "
             "'B. the cup', 'AC') equal the solution's (order-free), 0.0 if not (wrong, no_answer, "
             "not_an_option); letters are checked against the row's options when given. params: "
-            "require_tags, partial, options_column, max_chars.",
+            "require_tags, partial, options_column, max_chars, compat (vlm-r1).",
             score_batch=mcq_score_batch,
             cheap=True,
             defaults=MCQ_DEFAULTS,
@@ -61,7 +61,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
         Reward(
             "yes_no",
             doc="1.0 if the answer's yes/no (whole words: 'I know' is not 'no'; 'not sure' is no answer) "
-            "equals the solution's, 0.0 if not (wrong, no_answer). params: require_tags, max_chars.",
+            "equals the solution's, 0.0 if not (wrong, no_answer). params: require_tags, max_chars, compat (vlm-r1).",
             score_batch=yes_no_score_batch,
             cheap=True,
             defaults=YES_NO_DEFAULTS,

@@ -13,12 +13,13 @@ from typing import Any, Mapping, Sequence
 from vlmr1.answers import answer_text
 from vlmr1.types import Sample, Verdict
 
+from .choice_compat import compat_batch, mcq_compat, yes_no_compat
 from .choice import extract_letters, extract_yes_no, gold_letters, gold_yes_no, option_letters
 
 __all__ = ["MCQ_DEFAULTS", "YES_NO_DEFAULTS", "mcq_score_batch", "yes_no_score_batch", "choice_extract", "mcq_compare", "yes_no_compare"]
 
-MCQ_DEFAULTS: dict[str, Any] = {"require_tags": False, "partial": False, "options_column": "options", "max_chars": 4000}
-YES_NO_DEFAULTS: dict[str, Any] = {"require_tags": False, "max_chars": 4000}
+MCQ_DEFAULTS: dict[str, Any] = {"require_tags": False, "partial": False, "options_column": "options", "max_chars": 4000, "compat": None}
+YES_NO_DEFAULTS: dict[str, Any] = {"require_tags": False, "max_chars": 4000, "compat": None}
 
 
 def choice_extract(completion: str, params: Mapping[str, Any]) -> str | None:
@@ -80,9 +81,13 @@ def _batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping[str,
 
 def mcq_score_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping[str, Any]) -> list[Verdict]:
     """``mcq``: 1.0 when the chosen letter set equals the gold's (multi-select: order-free)."""
+    if params.get("compat") == "vlm-r1":
+        return compat_batch(samples, mcq_compat)
     return _batch(samples, golds, params, mcq_compare)
 
 
 def yes_no_score_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping[str, Any]) -> list[Verdict]:
     """``yes_no``: 1.0 when the answer's yes/no equals the gold's."""
+    if params.get("compat") == "vlm-r1":
+        return compat_batch(samples, yes_no_compat)
     return _batch(samples, golds, params, yes_no_compare)

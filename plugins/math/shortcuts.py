@@ -169,7 +169,11 @@ def _pair(gold: Any, pred: Any, float_rounding: int) -> bool | None:
 
 
 def decide(gold: Sequence[Any], pred: Sequence[Any], float_rounding: int) -> bool | None:
-    """``verify(gold, pred)`` when every pair (or one equal pair) is cheap to settle, else None."""
+    """``verify(gold, pred)`` when every pair (or one equal pair) is cheap to settle, else None.
+    Nothing to compare on either side is never a verdict: a reading that found nothing
+    is the caller's to report, not "unequal"."""
+    if not gold or not pred:
+        return None
     undecided = False
     for g in gold:
         for p in pred:

@@ -14,8 +14,7 @@ lower case), ``\\frac``/``\\dfrac``/``\\tfrac``
 with braced arguments, ``\\sqrt{}``, ``\\pi``, ``+ - * / \\cdot \\times``, parentheses
 and braces, ``^`` with a digit or braced exponent, and implicit multiplication before a
 command or a letter (``2\\sqrt{3}``, ``3\\pi/4``, ``2xy``). Anything else gives None
-and math-verify decides: a text whose end math-verify would cut off as a unit (``2t``,
-``x^2 m``, ``- a x``), another letter or command, a comma, ``\\sqrt[3]``, a product
+and math-verify decides: another letter or command, a comma, ``\\sqrt[3]``, a product
 after a division (``1/2\\pi``: which binds first is a matter of grammar), a number
 before a parenthesis (math-verify reads ``1(1)`` as 2), a power of a power.
 ``tests/test_math_value.py`` checks on generated expressions that every value read here
@@ -24,7 +23,6 @@ is the value of math-verify's own parse.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from typing import Any
@@ -163,30 +161,9 @@ class _Reader:
         raise Unsupported
 
 
-_FALLBACK_UNIT = re.compile(r"(?:\d|\}|\s)\s*[A-Za-z][A-Za-z .]*$")
-
-
-@functools.lru_cache(maxsize=1)
-def _unit_pattern() -> re.Pattern[str]:
-    """The pattern math-verify's normaliser uses to cut a trailing unit off an answer."""
-    try:
-        from latex2sympy2_extended.math_normalization import units_regex
-
-        return units_regex
-    except (ImportError, AttributeError):  # moved: refuse anything ending in a word after a number
-        return _FALLBACK_UNIT
-
-
-def _loses_a_unit(text: str) -> bool:
-    """math-verify reads ``2t`` as ``2`` and ``x - a y`` as ``x -``: it cuts what looks like a
-    unit (``t``, ``m``, ``s``, ``a .``, ...) off the end before parsing. Such texts mean
-    something else to it than to us."""
-    return _unit_pattern().search(text) is not None
-
-
 def read(text: str, arith: Any) -> Any:
     """``text`` read in ``arith``, or None if it is outside the subset (or ``arith`` refuses it)."""
-    if not isinstance(text, str) or len(text) > _MAX_LEN or not text.strip() or _loses_a_unit(text):
+    if not isinstance(text, str) or len(text) > _MAX_LEN or not text.strip():
         return None
     try:
         reader = _Reader(_tokens(text), arith)

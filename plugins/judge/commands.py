@@ -1,5 +1,6 @@
-"""`vlmr1 vote`: Voting@k accuracy of a pairwise reward model on labelled pairs.
-The logic lives in :mod:`vlmr1.plugins.judge.vote`."""
+"""`vlmr1 vote`, the judge plugin's command: Voting@k accuracy of a pairwise reward model
+on labelled pairs. The logic lives in :mod:`vlmr1.plugins.judge.vote`, imported when the
+command runs, so ``vlmr1 --help`` stays light."""
 
 from __future__ import annotations
 
@@ -33,8 +34,14 @@ def vote(input_path: str, output_path: str | None, k: int, backend: str | None, 
          api_key_env: str | None, model_path: str | None, temperature: float, max_tokens: int, concurrency: int,
          timeout_s: float, max_retries: int, deadline_s: float, chunk_size: int, order: str, tie_break: str,
          template: str, image_root: str | None, as_json: bool) -> None:
-    """Sample K verdicts per pair from a reward model, take the majority, report accuracy."""
-    from vlmr1.plugins.judge.vote import run_vote
+    """Sample K verdicts per pair from a reward model, take the majority, report accuracy.
+
+    \b
+    Examples:
+      vlmr1 vote --input pairs.jsonl --base-url http://127.0.0.1:8000/v1 --model rm --k 5
+      vlmr1 vote --input pairs.jsonl --backend transformers --model-path ./reward-model --k 3 --json
+    """
+    from .vote import run_vote
 
     params = {"backend": backend, "base_url": base_url, "model": model, "api_key_env": api_key_env,
               "model_path": model_path, "temperature": temperature, "max_tokens": max_tokens,
