@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -62,47 +63,35 @@ def test_plot_and_metrics_reader(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_runs_offline_in_a_fresh_process(tmp_path):
-    """A fresh interpreter, an empty Hugging Face cache, the hub switched off."""
+@pytest.mark.timeout(900)
+def test_demo_learns_offline_in_a_fresh_process(tmp_path):
+    """`vlmr1 demo` as a user runs it (a fresh interpreter, an empty Hugging Face cache, the
+    hub switched off): the mean total reward of the last 5 logged GRPO steps beats the first
+    5 by at least 0.2 on the 0-1.5 scale, on the training pictures and on new ones.
+
+    Measured: seeds 0, 1 and 2 rose by +0.29 to +0.34 (docs/trainer.md has the table); the
+    same run with GRPO's learning rate at 0 changes nothing it could learn from."""
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "MPLCONFIGDIR": str(tmp_path / "mpl"), "VLMR1_PLUGINS": ""}
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "vlmr1.cli", "demo", "--out", str(out), "--steps", "2",
-                           "--sft-steps", "4"], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "vlmr1.cli", "demo", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=850)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
-    assert "supervised warm-up: 4 steps on 512 reference answers" in text
-    assert "GRPO: 2 steps, 4 generations per prompt, rewards format, math" in text
+    assert "supervised warm-up: 120 steps on 512 reference answers" in text
+    assert "GRPO: 80 steps, 4 generations per prompt, rewards format, math" in text
     step_lines = [line for line in text.splitlines() if line.startswith("step ")]
-    assert len(step_lines) == 2 and all("format " in s and "math " in s for s in step_lines)
+    assert len(step_lines) == 20 and all("format " in s and "math " in s for s in step_lines)
     assert f"plot:    {out / 'rewards.png'}" in text and f"metrics: {out / 'metrics.jsonl'}" in text
     records = demo.read_metrics(out / "metrics.jsonl")
-    assert [r["step"] for r in records] == [1, 2]
+    assert [r["step"] for r in records] == list(range(4, 81, 4))
     assert all(0.0 <= r["rewards/format/mean"] <= 1.0 and 0.0 <= r["rewards/math/mean"] <= 1.0 for r in records)
+    rise = demo.reward_rise(records)
+    assert rise.gain >= 0.2, rise
+    assert f"{rise.first:.3f} -> last 5 {rise.last:.3f}" in text  # the line the user reads says the same
+    held = re.search(r"new pictures, 4 answers each sampled as in training: reward (\d\.\d+) -> (\d\.\d+)", text)
+    assert held and float(held.group(2)) > float(held.group(1)), text[-1500:]
     from PIL import Image
 
     with Image.open(out / "rewards.png") as im:
         assert im.format == "PNG"
-
-
-@pytest.mark.slow
-def test_grpo_raises_the_reward_in_a_short_demo(tmp_path):
-    """The demo's config, GRPO cut to 30 steps (ten logged points of 3 steps each): the mean
-    total reward of the last 5 points beats the first 5 by at least 0.15 on the 0-1.5 scale.
-
-    Margin: 30-step runs with seeds 0, 1 and 2 rose by +0.37 to +0.47; with learning_rate 0
-    (the same run, no learning) the rise is +0.00; 0.15 sits well between. A fresh
-    process keeps the demo's one-thread setting out of the test session."""
-    code = ("import json, sys; from vlmr1.trainers.demo import run_demo; "
-            "r = run_demo(sys.argv[1], steps=30, seed=0, say=lambda s: None).rise; "
-            "print(json.dumps({'first': r.first, 'last': r.last, 'rewards': r.rewards}))")
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "MPLCONFIGDIR": str(tmp_path / "mpl"),
-           "VLMR1_PLUGINS": ""}
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], capture_output=True, text=True, env=env,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rise = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert rise["last"] - rise["first"] >= 0.15, rise
-    assert rise["rewards"]["math"][1] > rise["rewards"]["math"][0], rise  # accuracy rises, not the format alone
-    records = demo.read_metrics(tmp_path / "demo" / "metrics.jsonl")
-    assert len(records) == 10 and records[-1]["step"] == 30
