@@ -181,6 +181,26 @@ def test_stated_image_size_is_checked_against_the_file(vlmr1_dir):
     assert data.add_image_sizes(loaded)[0]["image_size"] == [120, 80]
 
 
+def test_a_processor_without_an_image_processor_is_refused_not_ignored(vlmr1_dir, tmp_path):
+    """What AutoProcessor returns for a saved tiny model is its tokenizer alone: handed
+    that, add_image_sizes says so instead of leaving input_size out (box rewards would
+    then read Qwen2.5-VL answers in the wrong frame)."""
+    from transformers import AutoProcessor
+    from vlmr1.trainers import tiny
+
+    saved = tiny.build_tiny_model("qwen2.5-vl", tmp_path / "m")
+    auto = AutoProcessor.from_pretrained(saved)
+    assert getattr(auto, "image_processor", None) is None  # the trap this guards against
+    rows = [{"id": "r", "image": "train/im0.png", "problem": "q", "solution": [0, 0, 1, 1]}]
+    loaded = data.load_jsonl(_write_jsonl(vlmr1_dir / "ann" / "p.jsonl", rows), image_root=vlmr1_dir / "coco")
+    with pytest.raises(ConfigError, match=r"has no image processor.*tiny\.load_tiny"):
+        data.add_image_sizes([dict(r) for r in loaded], auto)
+    assert "input_size" in data.add_image_sizes([dict(r) for r in loaded], tiny.load_processor(saved))[0]
+    assert "input_size" not in data.add_image_sizes([dict(r) for r in loaded])[0]  # no processor: image_size only
+    text_only = [{"id": "t", "problem": "q", "solution": 1}]
+    assert data.add_image_sizes(text_only, auto) == text_only  # rows without images need no image processor
+
+
 def test_duplicate_ids_across_files_are_made_unique(vlmr1_dir):
     for name in ("x", "y"):
         _write_jsonl(vlmr1_dir / f"{name}.jsonl", [{"id": 1, "problem": "q", "solution": 1}])

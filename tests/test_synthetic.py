@@ -82,6 +82,42 @@ def test_counting_solution_counts_the_drawn_shapes():
         assert blobs == len(scene.shapes)  # shapes never touch, so each is one blob
 
 
+def _cells_of(box, cell):
+    return {(x // cell, y // cell) for x in (box[0], box[2] - 1) for y in (box[1], box[3] - 1)}
+
+
+@pytest.mark.parametrize("task", ["counting", "rec"])
+def test_cell_layout_puts_one_shape_in_each_of_its_cells(tmp_path, task):
+    """``cell``: canvases of whole cells (never square), each shape inside one cell and
+    clear of its edges, counts between 1 and max_shapes, the count right in the pixels."""
+    from scipy import ndimage
+
+    spec = SyntheticSpec(n=40, seed=3, tasks=(task,), cell=28, max_shapes=3, min_side=56, max_side=84,
+                         distractors=1 if task == "rec" else None)
+    rows = synthetic.make_rows(spec, tmp_path)
+    seen = set()
+    for r in rows:
+        w, h = r["image_size"]
+        assert w % 28 == h % 28 == 0 and w != h and {w, h} <= {56, 84}
+        px = _pixels(r["image"])
+        ink = ~(px == np.array([245, 245, 240])).all(-1)
+        labels, blobs = ndimage.label(ink)
+        cells = []
+        for blob in ndimage.find_objects(labels):
+            box = [blob[1].start, blob[0].start, blob[1].stop, blob[0].stop]
+            (only,) = _cells_of(box, 28)  # one cell per shape
+            cx, cy = only
+            assert box[0] >= cx * 28 + 2 and box[2] <= (cx + 1) * 28 - 2 and box[1] >= cy * 28 + 2, (r["id"], box)
+            cells.append(only)
+        assert len(set(cells)) == len(cells) == blobs  # never two shapes in a cell
+        if task == "counting":
+            assert 1 <= r["solution"] <= 3 and blobs == r["solution"]  # no distractors by default
+            seen.add(r["solution"])
+        else:
+            assert blobs == 2 and _cells_of(r["solution"], 28) <= set(cells)
+    assert task == "rec" or seen == {1, 2, 3}
+
+
 def test_reference_answers_in_each_frame(rows):
     rec = next(r for r in rows if r["task"] == "rec")
     w, h = rec["image_size"]
@@ -114,6 +150,9 @@ def test_format_reward_accepts_every_reference_answer(rows):
     ({"colour": "red"}, "unknown key"),
     ({"answer_frame": "pixels"}, "answer_frame"),
     ({"min_side": 100, "max_side": 90}, "min_side"),
+    ({"cell": 8}, "cell"),
+    ({"cell": 40, "min_side": 64}, "cell"),
+    ({"distractors": -1}, "distractors"),
 ])
 def test_bad_spec_is_a_clear_error(bad, match):
     with pytest.raises(ConfigError, match=match):

@@ -124,6 +124,23 @@ def test_same_seed_same_weights_other_seed_differs():
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
 
 
+def test_sizes_from_a_config_reach_the_model():
+    """`model.sizes` in a config: the dimensions and the init scale are the model's;
+    a misspelt key is an error naming the nearest field."""
+    from vlmr1.trainers.runtime import Runtime, load_model
+
+    sizes = tiny.sizes_from({"hidden_size": 96, "initializer_range": 0.1})
+    model, _ = load_model({"tiny": "qwen2.5-vl", "sizes": {"hidden_size": 96, "initializer_range": 0.1}},
+                          Runtime("cpu", False, None))
+    assert sizes.hidden_size == model.config.text_config.hidden_size == 96
+    q = model.model.language_model.layers[0].self_attn.q_proj.weight
+    assert 0.08 < float(q.std()) < 0.12  # drawn with std 0.1, not the default 0.02
+    default, _ = tiny.build("qwen2.5-vl")
+    assert 0.015 < float(default.model.language_model.layers[0].self_attn.q_proj.weight.std()) < 0.025
+    with pytest.raises(ConfigError, match="Did you mean 'hidden_size'"):
+        tiny.sizes_from({"hiden_size": 96})
+
+
 def test_text_only_qwen2(saved):
     model, tok = tiny.load_tiny(saved["qwen2"])
     text = tok.apply_chat_template([{"role": "user", "content": "count the circles"}], tokenize=False,

@@ -39,6 +39,7 @@ DEMO_EPILOG = """\b
 Examples:
   vlmr1 demo
   vlmr1 demo --out /tmp/demo --steps 4 --sft-steps 20
+  vlmr1 demo --out runs/demo-seed1 --seed 1
 """
 
 
@@ -92,14 +93,16 @@ def train(config: str, sets: tuple[str, ...], seed: int | None, report_to: str |
               help="Output folder for the plot and metrics.")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="GRPO steps (default: the demo config's).")
 @click.option("--sft-steps", default=None, type=click.IntRange(min=0), help="Supervised warm-up steps (0 skips it).")
-def demo(out: str, steps: int | None, sft_steps: int | None) -> None:
-    """Train a tiny Qwen2.5-VL to box shapes on synthetic images: offline, CPU, a few minutes.
+@click.option("--seed", default=None, type=int, help="Seed of the model's weights, the pictures and the sampling (default 0).")
+def demo(out: str, steps: int | None, sft_steps: int | None, seed: int | None) -> None:
+    """Train a tiny Qwen2.5-VL to count shapes on synthetic pictures: offline, CPU, about two minutes.
 
-    A short supervised warm-up on format-correct answers, then GRPO with the
-    installed `format` and `iou` rewards; prints each reward as it goes and saves a
-    plot of the rewards over steps.
+    A supervised warm-up on reference answers, then GRPO with the installed `format`
+    and `math` rewards; prints each reward as it goes, then the mean total reward of
+    the first and last 5 logged steps and the same reward on new pictures before and
+    after GRPO, and saves a plot of the rewards over steps.
     """
-    result = _import_trainers("demo", "demo").run_demo(out, steps=steps, sft_steps=sft_steps, say=click.echo)
+    result = _import_trainers("demo", "demo").run_demo(out, steps=steps, sft_steps=sft_steps, seed=seed, say=click.echo)
     click.echo(f"plot:    {result.plot_path}")
     click.echo(f"metrics: {result.metrics_path}")
 

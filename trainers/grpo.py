@@ -106,8 +106,12 @@ def train(
     save_model: bool = True,
     quiet: bool = False,
     settings: TrainSettings | None = None,
+    callbacks: tuple[Any, ...] = (),
 ) -> TrainResult:
-    """Everything ``vlmr1 train`` does: checks, model, rows, optional warm-up, GRPO, save."""
+    """Everything ``vlmr1 train`` does: checks, model, rows, optional warm-up, GRPO, save.
+
+    ``callbacks`` are added to the GRPO trainer (TrainerCallbacks; they see the model
+    after the warm-up in ``on_train_begin``)."""
     from vlmr1.registry import get_registry
 
     output_dir = Path(output_dir)
@@ -130,7 +134,7 @@ def train(
             say(f"warm-up done in {time.perf_counter() - started:.0f}s")
         with build_trainer(config, rows=rows, model=model, processor=processor, runtime=ready.runtime,
                            output_dir=output_dir, registry=registry, engine=ready.engine, settings=settings,
-                           args=ready.grpo_args, say=say, quiet=quiet) as built:
+                           args=ready.grpo_args, say=say, quiet=quiet, extra_callbacks=tuple(callbacks)) as built:
             history, model_dir = _run_grpo(built, processor, model_settings, output_dir if save_model else None, say)
     finally:
         ready.close()

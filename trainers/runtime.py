@@ -144,8 +144,11 @@ def load_model(model_cfg: ModelSettings | Mapping[str, Any], runtime: Runtime) -
 
     model_cfg = ModelSettings.parse(model_cfg)
     if model_cfg.tiny:
-        model, processor = tiny.build(model_cfg.tiny, seed=int(model_cfg.seed))
-        return model.to(runtime.torch_dtype), processor
+        model, processor = tiny.build(model_cfg.tiny, seed=int(model_cfg.seed), sizes=tiny.sizes_from(model_cfg.sizes))
+        model = model.to(runtime.torch_dtype)
+        if runtime.attn_implementation:
+            model.set_attn_implementation(runtime.attn_implementation)
+        return model, processor
     path = str(model_cfg.path)
     if tiny.is_tiny_dir(path):  # its processor has no video part, so AutoProcessor cannot load it
         return tiny.load_tiny(path, dtype=runtime.torch_dtype)

@@ -82,6 +82,7 @@ class ModelSettings:
     seed: int = 0
     dtype: str = "auto"
     attn_implementation: str | None = None
+    sizes: Mapping[str, Any] | None = None  # a tiny model's dimensions (fields of vlmr1.trainers.tiny.TinySizes)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | ModelSettings | None, at: Located = Located()) -> ModelSettings:
@@ -95,6 +96,8 @@ class ModelSettings:
                               "(qwen2-vl, qwen2.5-vl, qwen2).")
         if model.path and model.tiny:
             raise ConfigError(f"{at('model', 'tiny')}: model: give `path` or `tiny`, not both.")
+        if model.sizes is not None and not model.tiny:
+            raise ConfigError(f"{at('model', 'sizes')}: model.sizes applies to a `tiny` model only.")
         return model
 
 

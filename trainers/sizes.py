@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vlmr1.errors import ConfigError
+
 from .sources import Problems
 
 
@@ -76,7 +78,14 @@ def add_image_sizes(rows: list[dict[str, Any]], processor: Any = None) -> list[d
     """
     from PIL import Image
 
-    sizer = InputSizer(processor) if processor is not None and hasattr(processor, "image_processor") else None
+    if processor is not None and getattr(processor, "image_processor", None) is None and any(r.get("image") for r in rows):
+        raise ConfigError(
+            f"add_image_sizes: the processor ({type(processor).__name__}) has no image processor, so the images' "
+            "model-input size (input_size) cannot be computed, and a box reward would read a Qwen2.5-VL answer in "
+            "the wrong frame. Pass the model's full processor (for a tiny model saved by vlmr1: "
+            "vlmr1.trainers.tiny.load_tiny(path) or load_processor(path); AutoProcessor.from_pretrained returns only "
+            "its tokenizer), or processor=None to fill image_size alone.")
+    sizer = InputSizer(processor) if processor is not None else None
     problems = Problems()
     known: dict[str, Any] = {}
     for row in rows:

@@ -46,6 +46,8 @@ class SyntheticSpec:
     max_side: int = 224
     max_shapes: int = 5
     answer_frame: str = "input"
+    cell: int = 0
+    distractors: int | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> SyntheticSpec:
@@ -77,6 +79,10 @@ class SyntheticSpec:
             raise ConfigError("data.synthetic: need 16 <= min_side < max_side.")
         if self.n < 1 or self.max_shapes < 2:
             raise ConfigError("data.synthetic: need n >= 1 and max_shapes >= 2.")
+        if self.cell and not (12 <= self.cell and 2 * self.cell <= self.min_side):
+            raise ConfigError("data.synthetic.cell: 0 (shapes anywhere) or at least 12 pixels and at most min_side / 2.")
+        if self.distractors is not None and self.distractors < 0:
+            raise ConfigError("data.synthetic.distractors: 0 or more.")
 
 
 @dataclass
@@ -99,6 +105,12 @@ def _place(rng: random.Random, size: tuple[int, int], taken: list[list[int]]) ->
 
 
 def _canvas(rng: random.Random, spec: SyntheticSpec) -> tuple[int, int]:
+    if spec.cell:  # whole cells; sides differ by at least one cell
+        lo, hi = -(-spec.min_side // spec.cell), spec.max_side // spec.cell
+        while True:
+            w, h = rng.randint(lo, hi), rng.randint(lo, hi)
+            if w != h:
+                return w * spec.cell, h * spec.cell
     while True:
         w, h = rng.randint(spec.min_side, spec.max_side), rng.randint(spec.min_side, spec.max_side)
         if abs(w - h) >= max(8, min(w, h) // 5):
@@ -122,8 +134,41 @@ def draw(scene: Scene, background: tuple[int, int, int] = (245, 245, 240)) -> An
     return image
 
 
+def _cells(rng: random.Random, size: tuple[int, int], cell: int) -> list[tuple[int, int]]:
+    """The top-left corners of a canvas's cells, in random order."""
+    corners = [(x, y) for x in range(0, size[0], cell) for y in range(0, size[1], cell)]
+    rng.shuffle(corners)
+    return corners
+
+
+def _in_cell(rng: random.Random, corner: tuple[int, int], cell: int) -> list[int]:
+    """A square box filling most of one cell, at least 2 pixels clear of its edges."""
+    room = cell - 4
+    side = rng.randint(max(8, round(room * 0.7)), room)
+    x1, y1 = corner[0] + rng.randint(2, cell - 2 - side), corner[1] + rng.randint(2, cell - 2 - side)
+    return [x1, y1, x1 + side, y1 + side]
+
+
+def cell_rec_scene(rng: random.Random, spec: SyntheticSpec) -> tuple[Scene, str, list[int]]:
+    """The target fills most of one cell; other shapes (other colour or kind) fill other cells."""
+    target = (rng.choice(sorted(COLOURS)), rng.choice(SHAPES))
+    scene = Scene(_canvas(rng, spec))
+    corners = _cells(rng, scene.size, spec.cell)
+    box = _in_cell(rng, corners[0], spec.cell)
+    scene.shapes.append((*target, box))
+    others = spec.distractors if spec.distractors is not None else rng.randint(1, spec.max_shapes - 1)
+    for corner in corners[1:1 + others]:
+        other = target
+        while other == target:
+            other = (rng.choice(sorted(COLOURS)), rng.choice(SHAPES))
+        scene.shapes.append((*other, _in_cell(rng, corner, spec.cell)))
+    return scene, f"{target[0]} {target[1]}", box
+
+
 def rec_scene(rng: random.Random, spec: SyntheticSpec) -> tuple[Scene, str, list[int]]:
     """A scene whose first shape is the only one of its colour and shape."""
+    if spec.cell:
+        return cell_rec_scene(rng, spec)
     target = (rng.choice(sorted(COLOURS)), rng.choice(SHAPES))
     box = None
     while box is None:
@@ -140,8 +185,24 @@ def rec_scene(rng: random.Random, spec: SyntheticSpec) -> tuple[Scene, str, list
     return scene, f"{target[0]} {target[1]}", box
 
 
+def cell_counting_scene(rng: random.Random, spec: SyntheticSpec) -> tuple[Scene, str, int]:
+    """1 to ``max_shapes`` shapes of one kind, one per cell, about the same size, and
+    ``distractors`` (default none) of other kinds."""
+    scene = Scene(_canvas(rng, spec))
+    kind = rng.choice(SHAPES)
+    corners = _cells(rng, scene.size, spec.cell)
+    count = rng.randint(1, min(spec.max_shapes, len(corners)))
+    others = min(spec.distractors or 0, len(corners) - count)
+    for i, corner in enumerate(corners[:count + others]):
+        shape = kind if i < count else rng.choice([s for s in SHAPES if s != kind])
+        scene.shapes.append((rng.choice(sorted(COLOURS)), shape, _in_cell(rng, corner, spec.cell)))
+    return scene, kind, count
+
+
 def counting_scene(rng: random.Random, spec: SyntheticSpec) -> tuple[Scene, str, int]:
     """A scene with a known number of shapes of one kind among others."""
+    if spec.cell:
+        return cell_counting_scene(rng, spec)
     scene = Scene(_canvas(rng, spec))
     kind = rng.choice(SHAPES)
     want = rng.randint(1, spec.max_shapes - 1)

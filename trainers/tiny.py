@@ -115,6 +115,28 @@ class TinySizes:
     min_pixels: int = 28 * 28 * 4
     max_pixels: int = 28 * 28 * 16
     max_position_embeddings: int = 4096
+    initializer_range: float = 0.02
+
+
+def sizes_from(values: Any) -> TinySizes:
+    """TinySizes from a config's ``model.sizes`` mapping; an unknown key is an error."""
+    from dataclasses import fields
+
+    from vlmr1.errors import ConfigError
+
+    values = dict(values or {})
+    known = sorted(f.name for f in fields(TinySizes))
+    for key in values:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"model.sizes: unknown key {key!r}.{hint} Known: {', '.join(known)}.")
+    try:
+        return TinySizes(**values)
+    except TypeError as exc:
+        raise ConfigError(f"model.sizes: {exc}") from None
 
 
 @functools.lru_cache(maxsize=4)
@@ -207,6 +229,7 @@ def build_config(kind: str, tokenizer: Any, sizes: TinySizes = TinySizes()) -> A
         num_hidden_layers=sizes.num_hidden_layers, num_attention_heads=sizes.num_attention_heads,
         num_key_value_heads=sizes.num_key_value_heads, max_position_embeddings=sizes.max_position_embeddings,
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
+        initializer_range=sizes.initializer_range,
     )
     if kind == "qwen2":
         from transformers import Qwen2Config
@@ -223,6 +246,7 @@ def build_config(kind: str, tokenizer: Any, sizes: TinySizes = TinySizes()) -> A
     vision_common = dict(
         depth=sizes.vision_depth, num_heads=sizes.vision_heads, patch_size=sizes.patch_size,
         spatial_merge_size=sizes.merge_size, temporal_patch_size=sizes.temporal_patch_size, in_channels=3,
+        initializer_range=sizes.initializer_range,
     )
     if kind == "qwen2-vl":
         from transformers import Qwen2VLConfig
