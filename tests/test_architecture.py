@@ -6,7 +6,7 @@ in a circle.
   at any depth: a function-level import counts as much as a module-level one;
 - a plugin imports no sibling plugin and no trainer (only vlmr1's public modules);
 - a trainer imports no plugin (it learns what plugins offer through the registry);
-- no module is over 400 lines;
+- no module is over 400 lines, no function over 60;
 - no circle of module-level imports (imports inside functions or under
   ``if TYPE_CHECKING:`` do not run at import time and are left out of this one).
 """
@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"core": "vlmr1", "plugins": "vlmr1.plugins", "trainers": "vlmr1.trainers"}
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 60
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,23 @@ def test_core_imports_no_plugin_and_no_trainer_and_plugins_import_no_sibling():
 def test_no_module_is_over_400_lines(module):
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{MODULES[module].relative_to(ROOT)} has {lines} lines; split it by concern"
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:
+    """(name, lines) of every function or method longer than ``limit`` lines, decorators left out."""
+    return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_no_function_is_over_60_lines():
+    found = {str(path.relative_to(ROOT)): long for path in MODULES.values() if (long := long_functions(path.read_text()))}
+    assert found == {}, f"split these by step: {found}"
+
+
+def test_a_long_function_is_found():
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    assert long_functions(f"def f():\n{body}\n\ndef g():\n    return 1\n") == [("f", 62)]
+    assert long_functions("class C:\n    def m(self):\n" + body.replace("    ", "        ") + "\n") == [("m", 62)]
 
 
 def test_no_circle_of_module_level_imports():

@@ -59,6 +59,10 @@ rows = st.fixed_dictionaries(
         "extra": values,
     },
 )
+# Every file starts with one complete row: `vlmr1 score` refuses a file whose first chunk has
+# no row at all with a column a reward needs (a misspelt column name; tests/test_checks.py),
+# and this test is about odd rows in a file whose columns exist, not about that refusal.
+COMPLETE = {"completion": "<think>x</think><answer>1</answer>", "solution": "1", "task": "math", "image_size": [640, 480]}
 HOSTILE = [
     b"{not json", b"[1, 2]", b'"text"', b"null", b"{}", b"\xff\xfe not utf-8", b'{"completion": "a", "solution": NaN}',
     b'{"completion": "a", "solution": -Infinity}', b'{"completion": "a", "v": 1e999}',
@@ -97,6 +101,7 @@ def _check_record(rec: dict, names: list[str]) -> None:
 @given(lines)
 def test_fuzzed_files_through_vlmr1_score(tmp_path_factory, drawn):
     install()
+    drawn = [("row", COMPLETE), *drawn]
     tmp = tmp_path_factory.mktemp("fuzz")
     cfg = tmp / "c.json"
     cfg.write_text(json.dumps(CONFIG))

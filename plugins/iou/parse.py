@@ -222,8 +222,13 @@ def parse_text(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
         return tokens
     if first_bad is not None:
         return first_bad
+    return _embedded(stripped, limits) or _lists(stripped, limits) or Parsed((), "no_box", "")
+
+
+def _embedded(text: str, limits: Limits) -> Parsed | None:
+    """Boxes from JSON values in prose; None when there are none."""
     collected: list[Shape] = []
-    for value in _scan(stripped, limits):
+    for value in _scan(text, limits):
         got = shapes_from_value(value, limits)
         if got.reason == "ok":
             collected.extend(got.shapes)
@@ -231,19 +236,20 @@ def parse_text(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
                 return Parsed((), "too_many_boxes", "embedded_json")
         elif got.reason in ("non_finite", "coordinate_out_of_range", "too_many_boxes", "too_many_vertices"):
             return Parsed((), got.reason, "embedded_json")
-    if collected:
-        return Parsed(tuple(collected), "ok", "embedded_json")
+    return Parsed(tuple(collected), "ok", "embedded_json") if collected else None
+
+
+def _lists(text: str, limits: Limits) -> Parsed | None:
+    """Boxes from bare ``[n, n, n, n]`` lists (Python-style dicts and the like); None when there are none."""
     try:
         lists = []
-        for m in _LIST4.finditer(stripped):
+        for m in _LIST4.finditer(text):
             lists.append(Shape("box", _coords(m.groups(), limits)))
             if len(lists) > limits.max_boxes:
                 return Parsed((), "too_many_boxes", "list")
     except _Bad as bad:
         return Parsed((), str(bad), "list")
-    if lists:
-        return Parsed(tuple(lists), "ok", "list")
-    return Parsed((), "no_box", "")
+    return Parsed(tuple(lists), "ok", "list") if lists else None
 
 
 def parse_answer(completion: Any, limits: Limits = DEFAULT_LIMITS) -> Parsed:

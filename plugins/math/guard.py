@@ -111,6 +111,14 @@ def check_bounds(text: str, bounds: Bounds = Bounds()) -> str | None:
     if len(text) > bounds.max_chars:
         return "answer_too_long"
     s = text.replace("**", "^").replace("\\left", "").replace("\\right", "")
+    if _too_deep(s, bounds.max_depth):
+        return "too_deep"
+    if s.count("^") > bounds.max_powers or s.count("!") > bounds.max_powers:
+        return "too_complex"
+    return _powers_reason(s, bounds) or _factorials_reason(s, bounds)
+
+
+def _too_deep(s: str, max_depth: int) -> bool:
     depth = 0
     escaped = False
     for ch in s:
@@ -121,12 +129,15 @@ def check_bounds(text: str, bounds: Bounds = Bounds()) -> str | None:
             escaped = True
         elif ch in _OPEN:
             depth += 1
-            if depth > bounds.max_depth:
-                return "too_deep"
+            if depth > max_depth:
+                return True
         elif ch in _CLOSE:
             depth -= 1
-    if s.count("^") > bounds.max_powers or s.count("!") > bounds.max_powers:
-        return "too_complex"
+    return False
+
+
+def _powers_reason(s: str, bounds: Bounds) -> str | None:
+    """Towers, huge exponents and powers of sums whose expansion sympy could not finish."""
     sum_exponents = expansion = 0
     i = s.find("^")
     while i >= 0:
@@ -157,6 +168,11 @@ def check_bounds(text: str, bounds: Bounds = Bounds()) -> str | None:
         if k < len(s) and s[k] == "^":
             return "too_complex"  # 9^9^9: right-associative tower
         i = s.find("^", i + 1)
+    return None
+
+
+def _factorials_reason(s: str, bounds: Bounds) -> str | None:
+    """Factorials of large numbers or of expressions that hold powers or factorials."""
     i = s.find("!")
     while i >= 0:
         if i + 1 < len(s) and s[i + 1] == "=":  # "!=" is not a factorial
