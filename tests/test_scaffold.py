@@ -98,9 +98,7 @@ def test_never_overwrites_and_the_template_ships_as_package_data(tmp_path):
         new_plugin("abc", tmp_path)
     names = sorted(p for p, _ in scaffold._walk(scaffold.template_root()))
     assert ("_gitignore.tmpl",) in names and ("src", "__module__", "__init__.py.tmpl") in names
-    # pyproject ships every template file, nested and dot-named, through this glob
-    data = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vlmr1"]
-    assert "templates/plugin/**/*" in data
+    # that the wheel carries every one of them, nested and dot-named: tests/test_install.py
 
 
 class _Owner:
