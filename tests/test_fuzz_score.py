@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 from click.testing import CliRunner
 from fault_plugins import install
