@@ -4,7 +4,10 @@ failures (a full disk, a file-size limit) that leave a resumable ``.partial`` be
 A run holds ``OUT.lock`` (``flock``, with the holder's pid written in it) for as long as
 it writes ``OUT.partial``; a second run on the same output fails at once, naming that
 pid, instead of appending every row a second time. The lock is the kernel's, so a run
-killed with ``kill -9`` leaves nothing to clean up.
+killed with ``kill -9`` leaves nothing to clean up. A forked child (a scoring worker)
+closes its copy of the lock's descriptor at once: ``flock`` lasts while any copy is open,
+and a worker that outlives a killed run for a moment would otherwise hold the output
+against the rerun.
 """
 
 from __future__ import annotations
@@ -36,6 +39,19 @@ def refuse_same_file(input_path: Path, output_path: Path, partial: Path) -> None
         if same or input_path.resolve() == target.resolve():
             raise VlmrError(f"--output {output_path} is the input file {input_path} (or its .partial): scoring writes a new "
                             f"file and would replace the rows it reads. Choose another output path.")
+
+
+_HELD: set[int] = set()  # lock descriptors this process holds
+_CHILD_HOOK: list[bool] = []  # the at-fork hook, registered once per process
+
+
+def _close_in_child() -> None:
+    for fd in _HELD:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
 
 
 def _holder(fd: int) -> str:
@@ -70,6 +86,10 @@ def output_lock(output_path: Path) -> Iterator[None]:
         if current == os.fstat(fd).st_ino:
             break
         os.close(fd)
+    if not _CHILD_HOOK:
+        os.register_at_fork(after_in_child=_close_in_child)
+        _CHILD_HOOK.append(True)
+    _HELD.add(fd)
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -79,6 +99,7 @@ def output_lock(output_path: Path) -> Iterator[None]:
             os.unlink(lock_path)  # while still held: a waiting opener sees the inode change and retries
         except OSError:
             pass
+        _HELD.discard(fd)
         os.close(fd)
 
 

@@ -73,6 +73,33 @@ def test_a_run_killed_with_sigkill_leaves_no_lock_behind(tmp_path):
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == list(range(40))
 
 
+def test_a_forked_worker_that_outlives_a_killed_run_does_not_hold_the_output(tmp_path):
+    """The run takes the lock, forks a worker (as the scoring pool does) and dies without
+    letting go, as under kill -9; while the worker still lives, a rerun gets the output."""
+    from vlmr1.outfile import OutputBusyError, output_lock
+
+    out = tmp_path / "out.jsonl"
+    code = ("import os, sys, time; from pathlib import Path; from vlmr1.outfile import output_lock\n"
+            "with output_lock(Path(sys.argv[1])):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n"
+            "        null = os.open(os.devnull, os.O_RDWR); os.dup2(null, 1); os.dup2(null, 2)\n"
+            "        time.sleep(30); os._exit(0)\n"
+            "    print(child, flush=True); os._exit(0)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    worker = int(proc.stdout.split()[0])
+    try:
+        os.kill(worker, 0)  # the worker is still alive
+        try:
+            with output_lock(out):
+                pass
+        except OutputBusyError as exc:
+            pytest.fail(f"the dead run's worker still holds the output: {exc}")
+    finally:
+        os.kill(worker, 9)
+
+
 @pytest.mark.parametrize("how", ["same path", "another spelling", "hard link", "its partial"])
 def test_the_output_may_not_be_the_input(tmp_path, how):
     install()
