@@ -52,6 +52,18 @@ def test_top_level_help_has_examples_the_docs_link_and_completion():
     assert "_VLMR1_COMPLETE=bash_source vlmr1" in short.output
 
 
+def test_the_docs_link_is_the_one_the_package_and_the_site_declare():
+    import tomllib
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).parents[1]
+    urls = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]
+    site = yaml.safe_load((root / "mkdocs.yml").read_text())["site_url"]
+    assert DOCS_URL == urls.get("Documentation") == site
+
+
 def test_shell_completion_completes_command_names():
     env = {**os.environ, "_VLMR1_COMPLETE": "bash_source"}
     script = subprocess.run([VLMR1], env=env, capture_output=True, text=True, timeout=60)
