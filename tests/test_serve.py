@@ -101,7 +101,9 @@ def test_concurrent_requests_each_get_their_own_rows_and_are_batched(server):
     for k, total in results:
         assert total == [1.5 if (k + j) % 2 else 0.5 for j in range(6)]
     batches = metric(httpx.get(server.url + "/metrics").text, "vlmr1_engine_batch_rows_count") - before
-    assert 1 <= batches < 16  # concurrent requests shared engine batches
+    # through real HTTP: some of the 16 concurrent requests shared an engine batch (the metric
+    # counted them all). How the batcher groups them, exactly: tests/test_serve_batcher.py
+    assert 0 < batches < 16
 
 
 def test_a_hanging_item_does_not_hold_up_other_requests(server):
