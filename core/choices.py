@@ -189,8 +189,6 @@ def extract_letters(text: str, options: Any = None, max_chars: int = 4000) -> st
     return alone.pop() if len(alone) == 1 else None
 
 
-_YES = frozenset({"yes", "yeah", "yep", "yup", "true", "correct"})
-_NO = frozenset({"no", "nope", "nah", "false", "incorrect"})
 _UNSURE = (
     ("not", "sure"), ("unsure",), ("don't", "know"), ("do", "not", "know"), ("no", "idea"),
     ("cannot", "determine"), ("can't", "determine"), ("cannot", "be", "determined"), ("cannot", "tell"),

@@ -48,7 +48,7 @@ class Watch:
     """One watched stretch of inline code: a single call, or a loop over items."""
 
     __slots__ = ("column", "index", "hook", "who", "budget", "thread", "item", "started", "sent", "sent_at",
-                 "stuck_item", "elapsed", "reported", "monitor")
+                 "stuck_item", "reported", "monitor")
 
     def __init__(self, column: str, index: int, hook: str, who: str, budget: float, monitor: Any) -> None:
         self.column, self.index, self.hook, self.who, self.budget = column, index, hook, who, budget
@@ -58,7 +58,6 @@ class Watch:
         self.sent = False  # the interrupt was raised in the call
         self.sent_at = 0.0
         self.stuck_item = -1  # the position (see begin) it was on when it overran
-        self.elapsed = 0.0
         self.reported = False
         self.monitor = monitor
 
@@ -156,7 +155,7 @@ class InlineGuard:
                 for w in self._watches.values():
                     ran = now - w.started
                     if not w.sent and ran > w.budget:
-                        w.sent, w.sent_at, w.stuck_item, w.elapsed = True, now, w.item, ran
+                        w.sent, w.sent_at, w.stuck_item = True, now, w.item
                         _raise_in(w.thread, InlineTimeout)
                     elif w.sent and not w.reported and self.monitor is None and now - w.sent_at > max(self.grace, w.budget):
                         w.reported = True

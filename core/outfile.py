@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import VlmrError
 
-__all__ = ["OutputBusyError", "OutputWriteError", "PartialWriter", "output_lock", "recover_partial", "refuse_same_file"]
+__all__ = ["OutputBusyError", "OutputWriteError", "PartialWriter", "output_lock", "partial_of", "recover_partial", "refuse_same_file"]
 
 
 class OutputBusyError(VlmrError):
@@ -30,6 +30,11 @@ class OutputBusyError(VlmrError):
 
 class OutputWriteError(VlmrError):
     """The scored output could not be written (disk full, file too large, I/O error)."""
+
+
+def partial_of(output_path: Path) -> Path:
+    """Where a run writes before its atomic rename: ``OUT.partial`` (also what a rerun resumes)."""
+    return output_path.with_name(output_path.name + ".partial")
 
 
 def refuse_same_file(input_path: Path, output_path: Path, partial: Path) -> None:

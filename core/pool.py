@@ -189,15 +189,6 @@ class WorkerPool:
         await asyncio.gather(*(self._run_chunk(fn, items, idx, out) for idx in chunks))
         return out
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """One call; raises its failure."""
-        (result,) = await self.map(fn, [args])
-        if isinstance(result, BaseException):
-            raise result
-        if isinstance(result, ItemError):
-            raise RuntimeError(f"{result.type}: {result.message}")
-        return result
-
     @staticmethod
     def _inline(fn: Callable[..., Any], args: tuple) -> Any:
         try:

@@ -212,10 +212,10 @@ def trl_reward_functions(url: str | None = None, token: str | None = None,
     ``rewards/<name>/mean``), with per-reward metrics and reasons as with a local
     engine; one request per batch serves them all.
     """
-    from . import trl_rewards
+    from .trl import trl_reward_functions
 
     engine = _RemoteEngine(RewardClient(url, token, policy))
-    return trl_rewards.trl_reward_functions(None, engine=engine)  # type: ignore[arg-type]
+    return trl_reward_functions(None, engine=engine)  # type: ignore[arg-type]
 
 
 # -- verl ----------------------------------------------------------------------------------

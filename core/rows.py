@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .types import Sample
+from .verdicts import clean_text
 from .views import freeze
 
-__all__ = ["END_TOKENS", "RowError", "completion_text", "known_tasks", "response_from_query", "row_from_label", "row_from_verl",
+__all__ = ["END_TOKENS", "RowError", "bad_row_reason", "completion_text", "known_tasks", "response_from_query", "row_from_label", "row_from_verl",
            "sample_from_row", "sample_to_row", "solution_from_text", "task_for_source"]
 
 # verl adds these to extra_info itself; they are not dataset columns
@@ -30,6 +31,12 @@ _FIELDS = ("completion", "solution", "prompt", "task", "id", "group", "image", "
 
 class RowError(ValueError):
     """A row that cannot be scored (no completion, a malformed size...)."""
+
+
+def bad_row_reason(exc: Exception, limit: int = 1000) -> str:
+    """The reason a row that could not become a Sample carries: ``invalid row: ...``."""
+    text = f"invalid row: {exc}" if isinstance(exc, RowError) else f"invalid row: {type(exc).__name__}: {exc}"
+    return clean_text(text, limit)
 
 
 def _content_text(content: Any) -> str:

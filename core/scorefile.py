@@ -25,8 +25,8 @@ from .config import Config
 from .documents import iter_jsonl
 from .errors import VlmrError
 from .metrics import Summary, Tally
-from .outfile import PartialWriter, output_lock, recover_partial, refuse_same_file
-from .rows import RowError, sample_from_row
+from .outfile import PartialWriter, output_lock, partial_of, recover_partial, refuse_same_file
+from .rows import bad_row_reason, sample_from_row
 from .verdicts import clean_text
 
 __all__ = ["ScoreSummary", "recover_partial", "score_file"]
@@ -87,14 +87,10 @@ def score_file(
     record (``details: {column: {answer, details}}``).
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    refuse_same_file(input_path, output_path, _partial_of(output_path))
+    refuse_same_file(input_path, output_path, partial_of(output_path))
     with output_lock(output_path):
         return score_locked(config, input_path, output_path, registry=registry, chunk_size=chunk_size,
                             on_bad_line=on_bad_line, on_progress=on_progress, details=details)
-
-
-def _partial_of(output_path: Path) -> Path:
-    return output_path.with_name(output_path.name + ".partial")
 
 
 def score_locked(config: Config, input_path: Path, output_path: Path, *, registry: Any = None, chunk_size: int = 256,
@@ -107,7 +103,7 @@ def score_locked(config: Config, input_path: Path, output_path: Path, *, registr
     go to the Engine (see :func:`vlmr1.supervise.score_supervised`)."""
     from .engine import Engine
 
-    partial = _partial_of(output_path)
+    partial = partial_of(output_path)
     summary = ScoreSummary()
     done = recover_partial(partial)
     if done:
@@ -162,10 +158,8 @@ def _write_chunk(engine: Any, chunk: list, out: PartialWriter, summary: ScoreSum
                 slots.append(len(records))
                 records.append(None)
                 continue
-            except RowError as exc:
-                error = clean_text(f"invalid row: {exc}")
             except Exception as exc:  # noqa: BLE001 - a row this odd is still only one row
-                error = clean_text(f"invalid row: {type(exc).__name__}: {exc}")
+                error = bad_row_reason(exc)
         assert error is not None
         if on_bad_line:
             on_bad_line(n, error)

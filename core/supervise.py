@@ -34,7 +34,7 @@ from typing import Any
 from .config import Config
 from .errors import VlmrError
 from .inline import HOOKS
-from .outfile import output_lock, refuse_same_file
+from .outfile import output_lock, partial_of, refuse_same_file
 from .scorefile import ScoreSummary, score_file, score_locked
 
 __all__ = ["ScoringProcessLost", "score_supervised"]
@@ -71,7 +71,7 @@ def score_supervised(config: Config, input_path: str | Path, output_path: str | 
 
         registry = get_registry()  # loaded once, here: every scoring process inherits it
     warn = on_warning or (lambda text: print(text, file=sys.stderr, flush=True))
-    refuse_same_file(input_path, output_path, output_path.with_name(output_path.name + ".partial"))
+    refuse_same_file(input_path, output_path, partial_of(output_path))
     distrust: list[str] = []
     with output_lock(output_path):
         while True:
@@ -184,7 +184,7 @@ def _children(pid: int) -> list[int]:
 
 def _blame(config: Config, outcome: _Outcome, distrust: list[str], output_path: Path) -> str:
     """The reward whose inline code ended the scoring process; or ScoringProcessLost."""
-    partial = output_path.with_name(output_path.name + ".partial")
+    partial = partial_of(output_path)
     how = _how(outcome)
     if outcome.inline is None:
         raise ScoringProcessLost(

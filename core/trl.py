@@ -37,9 +37,9 @@ from .config import Config
 from .engine import BatchResult, Engine
 from .errors import ConfigError
 from .metrics import column_metrics, weighted_total
-from .rows import RowError, completion_text, sample_from_row
+from .rows import RowError, bad_row_reason, completion_text, sample_from_row
 from .types import Sample, Verdict
-from .verdicts import clean_text, failed
+from .verdicts import failed
 
 __all__ = ["SAMPLE_COLUMN", "RowView", "open_images", "prompt_for", "samples_from_trl", "strip_pixels", "trl_dataset",
            "trl_reward_functions"]
@@ -160,12 +160,7 @@ def _row_sample(row: Mapping[str, Any]) -> Sample | str:
         prompt = _reward_prompt(row["prompt"], len(_paths(row)))
         return sample_from_row({**row, "completion": "", "prompt": prompt})
     except Exception as exc:  # noqa: BLE001 - one odd row costs that row, not the training step
-        return _bad_row_reason(exc)
-
-
-def _bad_row_reason(exc: Exception) -> str:
-    text = f"invalid row: {exc}" if isinstance(exc, RowError) else f"invalid row: {type(exc).__name__}: {exc}"
-    return clean_text(text, 300)
+        return bad_row_reason(exc, 300)
 
 
 def trl_dataset(rows: Sequence[Mapping[str, Any]], templates: Callable[[Mapping[str, Any]], Any], *,
@@ -236,7 +231,7 @@ def _samples(prompts: Sequence[Any] | None, completions: Sequence[Any], columns:
             samples.append(sample_from_row(row, index=i, default_task=default_task))
         except Exception as exc:  # noqa: BLE001 - one odd row costs that row, not the training step
             samples.append(None)
-            bad[i] = _bad_row_reason(exc)
+            bad[i] = bad_row_reason(exc, 300)
     return samples, bad
 
 
@@ -245,13 +240,15 @@ def _filled(given: Sequence[Any], completions: Sequence[Any], default_task: str 
     samples: list[Sample | None] = []
     bad: dict[int, str] = {}
     for i, (base, completion) in enumerate(zip(given, completions)):
+        if not isinstance(base, Sample):  # the view's reason for a row that could not become a Sample
+            samples.append(None)
+            bad[i] = str(base)
+            continue
         try:
-            if not isinstance(base, Sample):
-                raise RowError(str(base).removeprefix("invalid row: "))
             samples.append(replace(base, completion=completion_text(completion), index=i, task=base.task or default_task))
         except Exception as exc:  # noqa: BLE001
             samples.append(None)
-            bad[i] = _bad_row_reason(exc)
+            bad[i] = bad_row_reason(exc, 300)
     return samples, bad
 
 

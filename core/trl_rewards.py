@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .trl import _SharedBatch, samples_from_trl, trl_reward_functions  # noqa: F401
+from .trl import samples_from_trl, trl_reward_functions
 
 __all__ = ["samples_from_trl", "trl_reward_functions"]

@@ -9,7 +9,7 @@ import numbers
 from dataclasses import replace
 from typing import Any
 
-from .pool import failure_reason
+from .worker import failure_reason
 from .types import Verdict
 
 __all__ = ["MAX_SCORE", "checked", "clean_text", "failed", "from_exception", "plain", "verdict_details"]
