@@ -29,7 +29,7 @@ from .types import Reward, Sample
 if TYPE_CHECKING:
     from .config import RewardSpec
 
-__all__ = ["check_columns", "check_param_keys", "check_param_values", "needed_columns", "reward_for", "who"]
+__all__ = ["check_columns", "in_scope", "check_param_keys", "check_param_values", "needed_columns", "reward_for", "who"]
 
 
 def who(target: str, reward: Reward | None) -> str:
@@ -103,7 +103,9 @@ def _value(row: Sample | Mapping[str, Any], key: str) -> Any:
     return row.get(key)
 
 
-def _in_scope(reward: Reward | None, spec: RewardSpec, row: Sample | Mapping[str, Any], default_task: str | None) -> bool:
+def in_scope(reward: Reward | None, spec: RewardSpec, row: Sample | Mapping[str, Any], default_task: str | None = None) -> bool:
+    """Whether a configured column scores ``row``: the reward's own tasks, the config entry's
+    ``tasks`` and ``where``. The one rule the engine scores by and the column check counts by."""
     task = _value(row, "task")
     task = default_task if task is None else task
     if spec.tasks is not None and task not in spec.tasks:
@@ -129,7 +131,7 @@ def check_columns(planned: Iterable[tuple[RewardSpec, Reward | None]], rows: Seq
         for alts in needed_columns(reward, spec):
             if any(_value(row, a) is not None for row in rows for a in alts):
                 continue
-            scope = [i for i, row in enumerate(rows) if _in_scope(reward, spec, row, default_task)]
+            scope = [i for i, row in enumerate(rows) if in_scope(reward, spec, row, default_task)]
             if not scope:
                 continue
             where = ", ".join(str(labels[i]) if labels is not None else f"row {i + 1}" for i in scope[:5])

@@ -294,11 +294,9 @@ class Engine(ColumnScoring):
         return out
 
     def _strict_error(self, c: Column, sample: Sample, verdict: Verdict) -> PluginFailure:
-        prov = c.reward.provenance if c.reward is not None else None
-        who = f"plugin {prov.plugin!r} (distribution {prov.distribution} {prov.version})" if prov else "an unregistered plugin"
         item = f"item {sample.index}" + (f" (id {sample.id})" if sample.id is not None else "")
         return PluginFailure(
-            f"reward {c.name!r} (registered reward {c.spec.target!r} from {who}) failed on {item}: {verdict.reason}. "
+            f"reward {c.name!r} ({c.who}) failed on {item}: {verdict.reason}. "
             f"Fix or uninstall the plugin, or set `engine.strict: false` to score such items as None and go on."
         )
 

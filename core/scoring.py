@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .checks import in_scope
 from .columns import NOT_RUN, STUCK, Column, GoldFailure, Stats, canonical, item_key, one_of_batch, run_each
 from .config import Config
 from .inline import InlineGuard, Watch
@@ -39,7 +40,7 @@ class ColumnScoring:
         out: list[Verdict | None] = [None] * len(batch)
         todo = []
         for i, s in enumerate(batch):
-            if c.reward.applies_to(s) and (c.spec.tasks is None or s.task in c.spec.tasks) and (c.spec.where is None or c.spec.where.matches(s)):
+            if in_scope(c.reward, c.spec, s):
                 todo.append(i)
             else:
                 out[i] = Verdict(None, "not_applicable")

@@ -34,6 +34,7 @@ from typing import Any
 from .config import Config
 from .errors import VlmrError
 from .inline import HOOKS
+from . import checks
 from .outfile import output_lock, partial_of, refuse_same_file
 from .scorefile import ScoreSummary, score_file, score_locked
 
@@ -215,12 +216,10 @@ def _restart_note(config: Config, registry: Any, outcome: _Outcome, name: str, i
     assert outcome.inline is not None
     column, hook, item = outcome.inline
     spec = config.rewards[column]
-    who = f"registered reward {spec.target!r}"
     try:
-        prov = registry.reward(spec.target).provenance
-        who += f" from plugin {prov.plugin!r} (distribution {prov.distribution} {prov.version})" if prov else ""
-    except Exception:  # noqa: BLE001 - the note is still worth giving without it
-        pass
+        who = checks.who(spec.target, registry.reward(spec.target))
+    except Exception:  # noqa: BLE001 - the note is still worth giving without the plugin's name
+        who = checks.who(spec.target, None)
     where = f" on {input_path}:{outcome.lines[item]}" if 0 <= item < len(outcome.lines) else ""
     return (f"Warning: the scoring process {_how(outcome)} in the inline {hook} of reward {name!r} ({who}){where}. "
             f"Resuming with {name!r} run isolated (in worker processes, under engine.timeout); fix the plugin or "

@@ -34,6 +34,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from vlmr1.compat import ANSWER_TAGS, first
 from vlmr1.types import Sample, Verdict
 
 from vlmr1.frames import Frames, resolve_frames
@@ -41,17 +42,13 @@ from vlmr1.frames import Frames, resolve_frames
 __all__ = ["MODES", "compat_verdict", "eval_box", "find_answer", "gold_box", "train_box", "vlmr1_iou"]
 
 MODES = ("vlm-r1", "vlm-r1-eval")
+_OPEN, _CLOSE = ANSWER_TAGS
 _TRAIN_BOX = re.compile(r"\[(\d+),\s*(\d+),\s*(\d+),\s*(\d+)]")
-_OPEN, _CLOSE = "<answer>", "</answer>"
 
 
 def find_answer(content: str) -> str | None:
     """``re.search(r'<answer>(.*?)</answer>', content, re.DOTALL).group(1)`` in linear time."""
-    i = content.find(_OPEN)
-    if i < 0:
-        return None
-    j = content.find(_CLOSE, i + len(_OPEN))
-    return None if j < 0 else content[i + len(_OPEN) : j]
+    return first(content, *ANSWER_TAGS)
 
 
 def _ints(m: re.Match[str]) -> list[int] | None:
