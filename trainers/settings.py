@@ -9,7 +9,8 @@ the nearest known key; ``grpo:`` and ``sft:`` keys are checked against the field
 ``trl.GRPOConfig`` and ``trl.SFTConfig``. All of it runs before a model is loaded, so a
 typo costs seconds, not a model load and a warm-up.
 
-Nothing here imports torch; trl is imported only to read its config classes' fields.
+Checking the ``grpo:`` and ``sft:`` sections imports trl (and with it torch) to read its
+config classes' fields; nothing else here does, and no model is built.
 """
 
 from __future__ import annotations
