@@ -224,7 +224,7 @@ def test_set_errors_name_the_key(given, message):
 def test_options_reach_the_run(tmp_path, monkeypatch):
     seen = {}
 
-    def fake_train(config, *, settings, output_dir, base_dir, say, registry):
+    def fake_train(config, *, settings, output_dir, base_dir, say):
         seen.update(config=config, settings=settings, output_dir=output_dir)
         return grpo.TrainResult(tmp_path, tmp_path / "metrics.jsonl", None, [])
 
