@@ -321,14 +321,16 @@ def load_processor(path: str | Path) -> Any:
     return _processor_class().from_pretrained(path)
 
 
-def load_tiny(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:
+def load_tiny(path: str | Path, dtype: Any = None, attn_implementation: str | None = None) -> tuple[Any, Any]:
     """(model, processor) from a directory written by :func:`build_tiny_model`."""
     import transformers
 
     path = Path(path)
     kind = _read_marker(path)["kind"]
     cls = transformers.AutoModelForCausalLM if kind == "qwen2" else transformers.AutoModelForImageTextToText
-    kwargs = {"dtype": dtype} if dtype is not None else {}
+    kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
     model = cls.from_pretrained(path, **kwargs)
     model.eval()
     return model, load_processor(path)
