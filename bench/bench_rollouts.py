@@ -5,12 +5,15 @@ The baseline is the R1-V-style accuracy reward as training scripts write it: for
 completion, ``verify(parse(completion), parse(solution))`` with math-verify, then an exact
 match of the ``<answer>`` contents; one completion at a time, in one process.
 
-Two rollout sets:
+Three rollout sets:
 
 - **generated**: the shape of a counting task's GRPO rollouts (default 18,256 rows in groups
   of 8, about 4,700 distinct (completion, solution) pairs): most completions are prose
   (``There are 7 items in the image.``) or end ``<think> ... </answer>`` with a closing tag
   only; solutions are ``<answer> 6 </answer>``.
+- **geometry**: math rollouts on geometry-style golds (default 4,096 rows in groups of 8):
+  radicals, π, units, degrees, Chinese units, intervals and equations, in other spellings
+  and wrong; answers only math-verify can judge, so its worker pool starts in the first batch.
 - **real**: the counting outputs in ``corpora/vlm-r1/counting_results_*.json`` (four
   checkpoints on the same 200 questions, read as groups of 4).
 
@@ -26,7 +29,8 @@ Then, on rows whose completion has an ``<answer>`` tag and whose serial reward i
 (truth: the tag holds one integer, compared with the gold's integer), how often the two
 rewards agree.
 
-    python bench/bench_rollouts.py [--runs 3] [--workers 2] [--rows 18256] [--only generated|real]
+    python bench/bench_rollouts.py [--runs 3] [--workers 2] [--rows 18256] [--geometry-rows 4096]
+        [--only generated|geometry|real]
 
 Prints seconds and ratios; asserts nothing about time. Internal modes (``serial``,
 ``batches``) are the processes it times.

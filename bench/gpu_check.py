@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 # A model big enough for the GPU to have work, small enough to build in seconds.
 BENCH_SIZES = dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8,
                    num_key_value_heads=4, vision_depth=4, vision_width=256, vision_heads=4,
@@ -113,7 +112,7 @@ def command(check: Check, config: Path, out: Path) -> list[str]:
     train = ["-m", "vlmr1.cli", "train", str(config), "-o", str(out)]
     if not check.zero:
         return [sys.executable, *train]
-    ds = ROOT / "trainers" / "deepspeed"
+    from vlmr1.trainers.runtime import DEEPSPEED_DIR as ds  # shipped inside the package, found in a wheel too
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ds / f"accelerate_{check.zero}.yaml"),
             "--deepspeed_config_file", str(ds / f"{check.zero}.json"), "--num_processes", "1", *train]
 

@@ -391,3 +391,15 @@ def test_hf_builder_with_data_files_relative_to_the_config(vlmr1_dir, tmp_path):
                            "task": "counting", "sampling_strategy": "first:3"}, base_dir=vlmr1_dir)
     assert [r["solution"] for r in rows] == ["0", "1", "2"] and rows[0]["source"] == "dataset json[0]"
     assert rows[1]["image_size"] == list(SIZES[1])
+
+
+def test_public_functions_of_the_row_sources_have_resolvable_type_hints():
+    """Annotations are strings (``from __future__ import annotations``); every name in them must be imported."""
+    import inspect
+    import typing
+
+    from vlmr1.trainers import sources
+
+    for name, fn in inspect.getmembers(sources, inspect.isfunction):
+        if fn.__module__ == sources.__name__:
+            typing.get_type_hints(fn)  # NameError for a name used but never imported

@@ -171,3 +171,15 @@ def test_a_model_saved_after_training_loads_back_with_its_processor(kind, tmp_pa
     assert type(loaded) is type(model)
     (tmp_path / "config.json").unlink()
     assert not tiny.is_tiny_dir(tmp_path)
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_attn_implementation_reaches_a_tiny_model_built_or_saved(saved, attn):
+    """`model.attn_implementation` applies to `model.tiny` and to a saved tiny folder alike."""
+    from vlmr1.trainers.runtime import Runtime, load_model
+
+    runtime = Runtime("cpu", False, attn)
+    built, _ = load_model({"tiny": "qwen2.5-vl"}, runtime)
+    loaded, _ = load_model({"path": str(saved["qwen2.5-vl"])}, runtime)
+    assert built.config._attn_implementation == attn
+    assert loaded.config._attn_implementation == attn

@@ -122,6 +122,16 @@ def test_unknown_key_in_a_training_section_names_its_line_and_the_nearest_key(tm
     assert loads == []
 
 
+def test_misspelt_tiny_size_names_its_line_and_fails_before_the_data_and_the_model(tmp_path, loads):
+    cfg = _write(tmp_path, CONFIG.replace("model: {tiny: qwen2-vl}",
+                                          "model:\n  tiny: qwen2-vl\n  sizes:\n    hiden_size: 96"))
+    result = _train(cfg, "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert (f"{cfg}:{_line(cfg, 'hiden_size:')}: model.sizes: 'hiden_size' is not a tiny model size. "
+            "Did you mean 'hidden_size'?") in result.output
+    assert loads == [] and "training rows" not in result.output
+
+
 def test_unknown_grpo_key_from_set_is_named_as_the_set(tmp_path, loads):
     result = _train(_write(tmp_path), "--set", "grpo.num_generation=4")
     assert result.exit_code == 2, result.output
@@ -214,7 +224,7 @@ def test_set_errors_name_the_key(given, message):
 def test_options_reach_the_run(tmp_path, monkeypatch):
     seen = {}
 
-    def fake_train(config, *, settings, output_dir, base_dir, say, registry):
+    def fake_train(config, *, settings, output_dir, base_dir, say):
         seen.update(config=config, settings=settings, output_dir=output_dir)
         return grpo.TrainResult(tmp_path, tmp_path / "metrics.jsonl", None, [])
 

@@ -85,8 +85,6 @@ class Built:
     """A ready trainer and what it was built from; ``close()`` stops the reward engine it owns."""
 
     trainer: Any
-    runtime: Runtime
-    dataset: Any
     metrics_path: Path
     engine: Any = None
     owns_engine: bool = False
@@ -153,4 +151,4 @@ def build_trainer(
         if owns:
             engine.close()
         raise
-    return Built(trainer, runtime, dataset, metrics_path, engine, owns)
+    return Built(trainer, metrics_path, engine, owns)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -100,7 +100,6 @@ def train(
     *,
     output_dir: str | Path,
     base_dir: str | Path = ".",
-    max_steps: int | None = None,
     say: Say = print,
     registry: Any = None,
     save_model: bool = True,
@@ -117,8 +116,6 @@ def train(
     output_dir = Path(output_dir)
     registry = registry or get_registry()
     settings = settings or TrainSettings.from_config(config)
-    if max_steps is not None:
-        settings = replace(settings, grpo={**settings.grpo, "max_steps": max_steps})
     ready = prepare(config, settings, registry=registry, output_dir=output_dir, base_dir=base_dir, say=say)
     try:
         model_settings, _ = settings.require_run()
@@ -177,7 +174,7 @@ def _silent(message: str) -> None:
 
 
 def train_from_file(path: str | Path, *, sets: Sequence[str] = (), output_dir: str | Path | None = None,
-                    say: Say = print, registry: Any = None) -> TrainResult:
+                    say: Say = print) -> TrainResult:
     """``vlmr1 train CONFIG``: read the YAML once (``--set`` overrides applied; errors name file
     and line), then :func:`train`."""
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch / torchrun, one voice is enough
@@ -185,4 +182,4 @@ def train_from_file(path: str | Path, *, sets: Sequence[str] = (), output_dir: s
     path = Path(path)
     config, settings = read_train_config(path, sets)
     out = output_dir or settings.output_dir or Path("runs") / path.stem
-    return train(config, settings=settings, output_dir=out, base_dir=path.parent, say=say, registry=registry)
+    return train(config, settings=settings, output_dir=out, base_dir=path.parent, say=say)

@@ -151,7 +151,7 @@ def load_model(model_cfg: ModelSettings | Mapping[str, Any], runtime: Runtime) -
         return model, processor
     path = str(model_cfg.path)
     if tiny.is_tiny_dir(path):  # its processor has no video part, so AutoProcessor cannot load it
-        return tiny.load_tiny(path, dtype=runtime.torch_dtype)
+        return tiny.load_tiny(path, dtype=runtime.torch_dtype, attn_implementation=runtime.attn_implementation)
     import transformers
 
     processor = transformers.AutoProcessor.from_pretrained(path, padding_side="left")

@@ -9,7 +9,8 @@ the nearest known key; ``grpo:`` and ``sft:`` keys are checked against the field
 ``trl.GRPOConfig`` and ``trl.SFTConfig``. All of it runs before a model is loaded, so a
 typo costs seconds, not a model load and a warm-up.
 
-Nothing here imports torch; trl is imported only to read its config classes' fields.
+Checking the ``grpo:`` and ``sft:`` sections imports trl (and with it torch) to read its
+config classes' fields; nothing else here does, and no model is built.
 """
 
 from __future__ import annotations
@@ -52,12 +53,14 @@ def _nearest(key: Any, known: Sequence[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-def _reject_unknown(section: str, given: Mapping[str, Any], known: Sequence[str], what: str, at: Located,
+def _reject_unknown(section: str | PathKey, given: Mapping[str, Any], known: Sequence[str], what: str, at: Located,
                     advice: str = "") -> None:
+    """``section`` is a top-level name, or the path of a nested mapping such as ``("model", "sizes")``."""
+    within = tuple(section) if isinstance(section, tuple) else ((section,) if section else ())
     for key in given:
         if key not in known:
-            path = (section, key) if section else (key,)
-            label = f"{section}: " if section else ""
+            path = (*within, key)
+            label = f"{'.'.join(map(str, within))}: " if within else ""
             raise ConfigError(f"{at(*path)}: {label}{key!r} is not {what}.{_nearest(key, known)}"
                               + (f" {advice}" if advice else f" Known: {', '.join(sorted(known))}."))
 
@@ -98,7 +101,23 @@ class ModelSettings:
             raise ConfigError(f"{at('model', 'tiny')}: model: give `path` or `tiny`, not both.")
         if model.sizes is not None and not model.tiny:
             raise ConfigError(f"{at('model', 'sizes')}: model.sizes applies to a `tiny` model only.")
+        if model.sizes is not None:
+            tiny_sizes(model.sizes, at)
         return model
+
+
+def tiny_sizes(values: Any, at: Located = Located()) -> Any:
+    """``model.sizes`` as a :class:`vlmr1.trainers.tiny.TinySizes`; the one place these keys are checked,
+    so a misspelt size fails while the config is read, naming its line, not after the engine started."""
+    from .tiny import TinySizes
+
+    if values is None:
+        return TinySizes()
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{at('model', 'sizes')}: model.sizes must be a mapping of sizes, "
+                          f"not {type(values).__name__}.")
+    _reject_unknown(("model", "sizes"), values, [f.name for f in fields(TinySizes)], "a tiny model size", at)
+    return TinySizes(**values)
 
 
 # -- data ---------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ class InputSizer:
     """The model-input size [w, h] of an image, from the processor's own resize.
 
     For Qwen-style image processors (``patch_size``, ``merge_size`` and a pixel budget)
-    this is their ``smart_resize``, checked once against a real call of the image
-    processor (``image_grid_thw * patch_size``); for any other processor with
+    this is :func:`vlmr1.frames.smart_resize` (the processor's arithmetic), checked once
+    against a real call of the image processor (``image_grid_thw * patch_size``); for any
+    other processor with
     ``image_grid_thw``, the image processor is run on a blank image of that size.
     """
 
@@ -48,13 +49,10 @@ class InputSizer:
         return patch, merge, lo, hi
 
     def _fast(self, width: int, height: int) -> tuple[int, int]:
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
-            smart_resize,
-        )
+        from vlmr1.frames import smart_resize
 
         patch, merge, lo, hi = self.fast  # type: ignore[misc]
-        h, w = smart_resize(height, width, factor=patch * merge, min_pixels=lo, max_pixels=hi)
-        return w, h
+        return smart_resize(width, height, patch, merge, min_pixels=lo, max_pixels=hi)
 
     def _measured(self, width: int, height: int) -> tuple[int, int] | None:
         if self.ip is None:

@@ -119,24 +119,10 @@ class TinySizes:
 
 
 def sizes_from(values: Any) -> TinySizes:
-    """TinySizes from a config's ``model.sizes`` mapping; an unknown key is an error."""
-    from dataclasses import fields
+    """TinySizes from a config's ``model.sizes`` mapping; an unknown key is an error (checked in settings)."""
+    from .settings import tiny_sizes
 
-    from vlmr1.errors import ConfigError
-
-    values = dict(values or {})
-    known = sorted(f.name for f in fields(TinySizes))
-    for key in values:
-        if key not in known:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"model.sizes: unknown key {key!r}.{hint} Known: {', '.join(known)}.")
-    try:
-        return TinySizes(**values)
-    except TypeError as exc:
-        raise ConfigError(f"model.sizes: {exc}") from None
+    return tiny_sizes(values)
 
 
 @functools.lru_cache(maxsize=4)
@@ -335,14 +321,16 @@ def load_processor(path: str | Path) -> Any:
     return _processor_class().from_pretrained(path)
 
 
-def load_tiny(path: str | Path, dtype: Any = None) -> tuple[Any, Any]:
+def load_tiny(path: str | Path, dtype: Any = None, attn_implementation: str | None = None) -> tuple[Any, Any]:
     """(model, processor) from a directory written by :func:`build_tiny_model`."""
     import transformers
 
     path = Path(path)
     kind = _read_marker(path)["kind"]
     cls = transformers.AutoModelForCausalLM if kind == "qwen2" else transformers.AutoModelForImageTextToText
-    kwargs = {"dtype": dtype} if dtype is not None else {}
+    kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
     model = cls.from_pretrained(path, **kwargs)
     model.eval()
     return model, load_processor(path)
