@@ -77,11 +77,12 @@ class Column:
 
 @dataclass
 class Stats:
-    """Work the engine saved in one batch."""
+    """Work the engine saved in one batch, and the keys it computes once for all its columns."""
 
     dedup_hits: int = 0
     gold_prepared: int = 0
     gold_cache_hits: int = 0
+    keys: BatchKeys = field(default_factory=lambda: BatchKeys())
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,34 @@ def canonical(value: Any) -> str:
         return f"<unkeyable {id(value)}>"
 
 
-def item_key(s: Sample) -> tuple[Any, ...]:
+class BatchKeys:
+    """Each sample's :func:`item_key` and its solution's :func:`canonical` text, computed once
+    per batch: every column of the batch asks for them, and encoding a prompt is the costly
+    part. Keyed by identity, which is safe because the batch holds its samples for as long
+    as this memo lives."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Any, ...]] = {}
+        self._solutions: dict[int, str] = {}
+
+    def item(self, s: Sample) -> tuple[Any, ...]:
+        key = self._items.get(id(s))
+        if key is None:
+            key = self._items[id(s)] = item_key(s, self.solution(s))
+        return key
+
+    def solution(self, s: Sample) -> str:
+        text = self._solutions.get(id(s))
+        if text is None:
+            text = self._solutions[id(s)] = canonical(s.solution)
+        return text
+
+
+def item_key(s: Sample, solution: str | None = None) -> tuple[Any, ...]:
     """Everything a reward sees except where the item sits (index, id, group)."""
     return (
         s.completion,
-        canonical(s.solution),
+        canonical(s.solution) if solution is None else solution,
         s.task,
         s.image,
         s.image_size,

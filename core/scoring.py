@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .checks import in_scope
-from .columns import NOT_RUN, STUCK, Column, GoldFailure, Stats, canonical, item_key, one_of_batch, run_each
+from .columns import NOT_RUN, STUCK, Column, GoldFailure, Stats, one_of_batch, run_each
 from .config import Config
 from .inline import InlineGuard, Watch
 from .pool import ItemError, WorkerPool
@@ -46,11 +46,11 @@ class ColumnScoring:
                 out[i] = Verdict(None, "not_applicable")
         if todo:
             groups: dict[Any, list[int]] = {}
-            for i, key in zip(todo, self._dedupe_keys(c, [batch[i] for i in todo])):
+            for i, key in zip(todo, self._dedupe_keys(c, [batch[i] for i in todo], stats)):
                 try:
                     groups.setdefault(key, []).append(i)
                 except TypeError:  # the reward's key cannot be hashed: as good as none
-                    groups.setdefault(item_key(batch[i]), []).append(i)
+                    groups.setdefault(stats.keys.item(batch[i]), []).append(i)
             reps = [members[0] for members in groups.values()]
             stats.dedup_hits += len(todo) - len(reps)
             got = await self._score_unique(c, [batch[i] for i in reps], stats)
@@ -59,7 +59,7 @@ class ColumnScoring:
                     out[i] = verdict
         return out  # type: ignore[return-value]
 
-    def _dedupe_keys(self, c: Column, samples: list[Sample]) -> list[Any]:
+    def _dedupe_keys(self, c: Column, samples: list[Sample], stats: Stats) -> list[Any]:
         """Per sample: the reward's own key (e.g. its extracted answer) with the task and
         solution, or everything the reward sees when it declares none (or its key function
         fails or overruns); its position when dedupe is off."""
@@ -67,9 +67,10 @@ class ColumnScoring:
             return list(range(len(samples)))
         fn = c.hook("dedupe_key")
         if fn is None:
-            return [item_key(s) for s in samples]
+            return [stats.keys.item(s) for s in samples]
         got = self._each(c, "dedupe_key", fn, ((s, c.params) for s in samples), samples)
-        return [item_key(s) if k is STUCK or k is NOT_RUN or isinstance(k, BaseException) else ("key", k, s.task, canonical(s.solution))
+        return [stats.keys.item(s) if k is STUCK or k is NOT_RUN or isinstance(k, BaseException)
+                else ("key", k, s.task, stats.keys.solution(s))
                 for s, k in zip(samples, got)]
 
     def _each(self, c: Column, hook: str, fn: Callable[..., Any], argses: Iterable[tuple], samples: Sequence[Sample | None]) -> list[Any]:
@@ -187,7 +188,7 @@ class ColumnScoring:
         """Each sample's prepared gold (or a GoldFailure), preparing each distinct solution once."""
         if c.prepare is None:
             return [s.solution for s in samples]
-        keys = [(c.spec.target, c.params_key, canonical(s.solution)) for s in samples]
+        keys = [(c.spec.target, c.params_key, stats.keys.solution(s)) for s in samples]
         missing: dict[tuple[str, str, str], Any] = {}
         for key, s in zip(keys, samples):
             if key in self._golds:
