@@ -72,10 +72,10 @@ def _correct(sample: Sample, p: Mapping[str, Any]) -> bool | Verdict:
     if gold is None or (isinstance(gold, str) and not gold.strip()):
         return Verdict.skip("no_solution")
     if p["correct"] == "exact":
-        from .match import normalise
+        from .match import read_pair
 
-        inner = answer_text(sample.completion)
-        return normalise(inner if inner is not None else sample.completion) == normalise(str(gold))
+        pair = read_pair(sample.completion, gold)
+        return pair if isinstance(pair, Verdict) else pair[0] == pair[1]
     from math_verify import LatexExtractionConfig, parse, verify
 
     gold_parsed = parse(str(gold), extraction_mode="first_match", extraction_config=[LatexExtractionConfig()],
