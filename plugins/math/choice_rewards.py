@@ -18,8 +18,7 @@ from vlmr1.types import Sample, Verdict
 from .choice_compat import compat_batch, mcq_compat, yes_no_compat
 from .params import MCQ_DEFAULTS, YES_NO_DEFAULTS
 
-__all__ = ["MCQ_DEFAULTS", "YES_NO_DEFAULTS", "mcq_score_batch", "yes_no_score_batch", "choice_extract", "mcq_compare", "yes_no_compare",
-           "check_choice"]
+__all__ = ["MCQ_DEFAULTS", "YES_NO_DEFAULTS", "check_choice", "mcq_score_batch", "yes_no_score_batch"]
 
 
 def check_choice(params: Mapping[str, Any]) -> None:
