@@ -32,7 +32,7 @@ from vlmr1.types import Sample, Verdict
 from .params import COSINE_DEFAULTS, REPETITION_DEFAULTS
 
 __all__ = ["COSINE_DEFAULTS", "REPETITION_DEFAULTS", "check_cosine", "check_repetition", "cosine_score",
-           "cosine_value", "repetition_batch", "repetition_value"]
+           "cosine_triage", "cosine_value", "repetition_batch", "repetition_value"]
 
 def _number(p: Mapping[str, Any], key: str) -> float:
     v = p[key]
@@ -97,6 +97,17 @@ def cosine_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdic
     length = len(text) if p["unit"] == "chars" else len(text.split())
     value = cosine_value(length, correct, p)
     return Verdict(value, f"{'correct' if correct else 'wrong'} length={length}", details={"length": length})
+
+
+def cosine_triage(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict | None:
+    """``cosine_score``'s verdict inline when it is arithmetic (``correct: always|exact``, or a
+    row with nothing to verify); None leaves ``correct: math`` to a worker (math-verify)."""
+    p = check_cosine(params)
+    text, sol = sample.completion, sample.solution
+    if (p["correct"] == "math" and isinstance(text, str) and len(text) <= p["max_chars"]
+            and sol is not None and not (isinstance(sol, str) and not sol.strip())):
+        return None
+    return cosine_score(sample, gold, p)
 
 
 def check_repetition(params: Mapping[str, Any]) -> dict[str, Any]:
