@@ -78,6 +78,27 @@ def test_weighted_by_hand_and_labels():
     assert r.columns["r"][0] == pytest.approx((0.7 * 0.5 + 0.3 * 1.0))  # VLM-R1 reuses "dog", wrong for the cat
 
 
+@pytest.mark.parametrize("compat", [None, "vlm-r1"])
+def test_weighted_params_are_used_in_both_modes(compat):
+    # three gold boxes; pred: dog right (IoU 1), "car" on the cat (IoU 1, wrong label), and the
+    # car shifted by half its width: overlap 50*100, union 150*100, IoU 1/3 (label right)
+    gold = GOLD + [{"bbox_2d": [400, 0, 500, 100], "label": "car"}]
+    pred = [{"bbox_2d": [0, 0, 100, 100], "label": "dog"}, {"bbox_2d": [200, 200, 300, 300], "label": "car"},
+            {"bbox_2d": [450, 0, 550, 100], "label": "car"}]
+    sol = "```json\n" + json.dumps(gold) + "\n```" if compat else gold
+    row = [Sample(_answer(pred), sol)]
+    labels = {"alpha": 0.0, "beta": 1.0, "gamma": 0.0, "compat": compat}
+    assert score("detection_weighted", row, **labels).columns["r"] == [pytest.approx(1 / 3)]  # dog only (car IoU < 0.5)
+    assert score("detection_weighted", row, iou_threshold=0.3, **labels).columns["r"] == [pytest.approx(2 / 3)]
+    whole = {"alpha": 0.0, "beta": 0.0, "gamma": 1.0, "compat": compat}
+    # 2 of 3 matched: miss 1/3, false alarm 1/3, completeness 1 - (1/3 + 1/3) / 2
+    assert score("detection_weighted", row, **whole).columns["r"] == [pytest.approx(2 / 3)]
+    assert score("detection_weighted", row, iou_threshold=0.3, **whole).columns["r"] == [pytest.approx(1.0)]
+    # position alone at iou_threshold 0.3: (1 + 0 + 1/3) / 3 (the cat's IoU counts 0: wrong label)
+    pos = score("detection_weighted", row, iou_threshold=0.3, alpha=1.0, beta=0.0, gamma=0.0, compat=compat)
+    assert pos.columns["r"] == [pytest.approx((1 + 1 / 3) / 3)]
+
+
 def test_compat_weighted_first_match_without_label_is_none_with_reason():
     pred = [{"bbox_2d": [0, 0, 100, 100]}]
     r = score("detection_weighted", [Sample(_answer(pred), "```json\n" + json.dumps(GOLD) + "\n```")], compat="vlm-r1")

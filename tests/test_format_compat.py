@@ -70,3 +70,20 @@ def test_repeated_box_is_one_box_in_iou():
     assert r.columns["r"][2] == pytest.approx(0.5)  # different labels are two boxes
     kept = score("iou", rows, duplicate_iou=None)
     assert kept.columns["r"] == [pytest.approx(0.5)] * 3
+
+
+@pytest.mark.parametrize("reward", ["format", "mcq", "yes_no"])
+@pytest.mark.parametrize("compat", ["vlm_r1", "VLM-R1", "", 1])
+def test_a_mistyped_compat_is_refused_naming_the_allowed_values(reward, compat):
+    from vlmr1.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        score(reward, [Sample("<think>t</think><answer>B</answer>", "B")], compat=compat)
+    assert f"compat={compat!r}" in str(err.value) and "vlm-r1" in str(err.value)
+
+
+@pytest.mark.parametrize("reward", ["format", "mcq", "yes_no"])
+def test_the_allowed_compat_values_pass(reward):
+    for compat in (None, "vlm-r1"):
+        r = score(reward, [Sample("<think>t</think><answer>B</answer>", "B")], compat=compat)
+        assert len(r.columns["r"]) == 1

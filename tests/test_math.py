@@ -288,3 +288,14 @@ def test_shortcuts_give_math_verifys_verdict(gold, answer):
         assert decided == math_verify.verify(list(g), list(a), float_rounding=6, timeout_seconds=None)
     if (gold, answer) in SHORTCUT_PAIRS[:3]:
         assert decided is False  # the wrong answers simplify would have spent 10-170 ms on
+
+
+@pytest.mark.parametrize("text", ["$$", "$$$$", "\\(\\)", "\\[\\]", "$ $", " $$ "])
+def test_an_empty_pair_of_delimiters_reads_as_empty_in_both_readers(text):
+    from vlmr1.plugins.math.reading import read_text
+
+    assert clean_answer(text) == ""
+    got = read_text(text)
+    assert got.math == "" and got.unread == "empty"
+    v = math_score(Sample(f"<answer>{text}</answer>", "$$"), None, MATH_DEFAULTS)
+    assert v.score is None or v.score == 0.0

@@ -134,3 +134,33 @@ def test_default_chain_hostile_input_in_workers():
     assert r.columns["r"][-1] == 1.0
     for v, why in zip(r.columns["r"], r.reasons["r"]):
         assert why and (v is None or 0.0 <= v <= 1.0)
+
+
+def test_cosine_length_exact_reads_a_tagged_gold_as_all_match_does():
+    rows = [Sample("<think>x</think><answer>3</answer>", "<answer> 3 </answer>"),
+            Sample("<think>x</think><answer>4</answer>", "<answer> 3 </answer>")]
+    assert score("all_match", rows).columns["r"] == [1.0, 0.0]
+    r = score("cosine_length", rows, correct="exact", max_len=1000)
+    n = len(rows[0].completion)
+    right = 0.5 + 0.5 * (1.0 - 0.5) * (1 + math.cos(n / 1000 * math.pi))
+    wrong = -0.5 + 0.5 * (-1.0 + 0.5) * (1 + math.cos(n / 1000 * math.pi))
+    assert r.columns["r"] == pytest.approx([right, wrong])
+    assert r.reasons["r"][0].startswith("correct") and r.reasons["r"][1].startswith("wrong")
+
+
+def test_cosine_length_settles_always_and_exact_inline_and_sends_math_to_a_worker():
+    rows = [Sample("<answer>3</answer>", "<answer> 3 </answer>"), Sample("<answer>4</answer>", "3"), Sample("x", None)]
+    n = len(rows[0].completion)
+    right = 0.5 + 0.25 * (1 + math.cos(n / 1000 * math.pi))
+    wrong = -0.5 - 0.25 * (1 + math.cos(n / 1000 * math.pi))
+    short = 0.5 + 0.25 * (1 + math.cos(1 / 1000 * math.pi))
+    for correct, want in (("always", [right, right, short]), ("exact", [right, wrong, None])):
+        r = score("cosine_length", rows, workers=1, correct=correct)
+        assert r.columns["r"] == [pytest.approx(w) if w is not None else None for w in want], correct
+        assert r.metrics["engine/chunks"] == 0, correct
+    assert score("cosine_length", rows, workers=1, correct="exact").reasons["r"][2] == "no_solution"
+    maths = [Sample("<answer>$3$</answer>", "$3$"), Sample("<answer>$4$</answer>", "$3$")]
+    r = score("cosine_length", maths, workers=1, correct="math")
+    c = 1 + math.cos(len(maths[0].completion) / 1000 * math.pi)
+    assert r.columns["r"] == [pytest.approx(0.5 + 0.25 * c), pytest.approx(-0.5 - 0.25 * c)]
+    assert r.metrics["engine/chunks"] > 0

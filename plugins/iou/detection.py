@@ -224,7 +224,8 @@ def _weighted_one(sample: Sample, gold: Any, p: Mapping[str, Any]) -> Verdict:
         if len(text) > p["max_chars"]:
             return Verdict(0.0, "too_long")
         try:
-            score = weighted_sum_plan(text, solution_text(sample), int(p["max_pairs"]))
+            score = weighted_sum_plan(text, solution_text(sample), int(p["max_pairs"]), float(p["iou_threshold"]),
+                                      float(p["alpha"]), float(p["beta"]), float(p["gamma"]))
         except Raises as exc:
             return Verdict.skip(f"vlm-r1_raises: {exc}")
         except _TooMany:

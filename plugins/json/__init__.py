@@ -35,8 +35,11 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             "kind (JSON matching its schema, a number, an option, non-empty text); else 0.0 with a reason "
             "(no_answer_tag, multiple_answer_tags, text_outside_tags, answer_not_json, schema: <path>: "
             "<msg>, ...). None (no_template) for rows whose task has no template. params: template, "
-            "strict, check_answer, think_prefilled, max_chars, max_depth, max_digits, options_column.",
+            "strict, check_answer, think_prefilled, lenient (escape debris and one level of wrapping "
+            "forgiven), compat (vlm-r1: VLM-R1's format regex), max_chars, max_depth, max_digits, "
+            "options_column.",
             score_batch=_REWARDS + "format_score_batch",
+            check_params=_REWARDS + "check_format",
             cheap=True,
             defaults=FORMAT_DEFAULTS,
         )

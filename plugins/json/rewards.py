@@ -13,12 +13,14 @@ from typing import Any, Mapping, Sequence
 
 from vlmr1.answers import answer_text, check_tags
 from vlmr1.choices import option_letters, parse_letters_strict
+from vlmr1.errors import ConfigError
 from vlmr1.types import PromptTemplate, Sample, Verdict
 
 from .jsonanswer import JsonLimits, parse_answer_json, schema_error
 from .params import FORMAT_DEFAULTS, JSON_DEFAULTS
 
-__all__ = ["FORMAT_DEFAULTS", "JSON_DEFAULTS", "format_score_batch", "json_score_batch", "check_answer_kind", "resolve_template"]
+__all__ = ["FORMAT_DEFAULTS", "JSON_DEFAULTS", "format_score_batch", "json_score_batch", "check_answer_kind", "resolve_template",
+           "check_format"]
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 
@@ -113,6 +115,13 @@ def _format_one(sample: Sample, params: Mapping[str, Any]) -> Verdict:
     if reason != "ok":
         return Verdict(0.0, reason, parsed, {"template": template.name})
     return Verdict(1.0, "ok", parsed, {"template": template.name})
+
+
+def check_format(params: Mapping[str, Any]) -> None:
+    """A mistyped ``compat`` would quietly score in default mode: refuse it."""
+    compat = params.get("compat")
+    if compat not in (None, "vlm-r1"):
+        raise ConfigError(f"compat={compat!r} is not one of: vlm-r1 (or leave it out for the default mode).")
 
 
 def format_score_batch(samples: Sequence[Sample], golds: Sequence[Any], params: Mapping[str, Any]) -> list[Verdict]:

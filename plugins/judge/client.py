@@ -28,10 +28,11 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
+from .params import MAX_BODY_BYTES
+
 Messages = Sequence[Mapping[str, Any]]
 
 RETRYABLE = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-MAX_BODY_BYTES = 4 * 1024 * 1024  # a verdict is a few hundred bytes; 4 MB leaves room for long explanations
 # finish_reason values that mean the text stopped before the judge did (OpenAI, vLLM, SGLang, TGI)
 TRUNCATED = frozenset({"length", "max_tokens", "model_length"})
 REFUSED = frozenset({"content_filter", "abort", "error"})

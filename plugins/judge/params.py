@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ANSWER_JUDGE_DEFAULTS", "BACKEND_PARAMS", "CONSISTENCY_DEFAULTS"]
+__all__ = ["ANSWER_JUDGE_DEFAULTS", "BACKEND_PARAMS", "CONSISTENCY_DEFAULTS", "MAX_BODY_BYTES"]
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a verdict is a few hundred bytes; 4 MB leaves room for long explanations
 
 CONSISTENCY_DEFAULTS: dict[str, Any] = {
     "backend": None,  # "openai" (default when base_url is set) or "transformers"
@@ -18,7 +20,7 @@ CONSISTENCY_DEFAULTS: dict[str, Any] = {
     "concurrency": 8,
     "temperature": 0.0,
     "max_tokens": 512,
-    "max_body_bytes": 4 * 1024 * 1024,
+    "max_body_bytes": MAX_BODY_BYTES,
     "deadline_s": 30.0,
     "cache": True,
     "cache_path": None,

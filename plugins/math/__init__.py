@@ -40,6 +40,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             "not_an_option); letters are checked against the row's options when given. params: "
             "require_tags, partial, options_column, max_chars, compat (vlm-r1).",
             score_batch=_CHOICE + "mcq_score_batch",
+            check_params=_CHOICE + "check_choice",
             cheap=True,
             defaults=MCQ_DEFAULTS,
             needs=("solution",),
@@ -51,6 +52,7 @@ def register_rewards(register) -> None:  # noqa: ANN001 - the core's callback
             doc="1.0 if the answer's yes/no (whole words: 'I know' is not 'no'; 'not sure' is no answer) "
             "equals the solution's, 0.0 if not (wrong, no_answer). params: require_tags, max_chars, compat (vlm-r1).",
             score_batch=_CHOICE + "yes_no_score_batch",
+            check_params=_CHOICE + "check_choice",
             cheap=True,
             defaults=YES_NO_DEFAULTS,
             needs=("solution",),

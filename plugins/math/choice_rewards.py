@@ -12,12 +12,20 @@ from typing import Any, Mapping, Sequence
 
 from vlmr1.answers import answer_text
 from vlmr1.choices import extract_letters, extract_yes_no, gold_letters, gold_yes_no, option_letters
+from vlmr1.errors import ConfigError
 from vlmr1.types import Sample, Verdict
 
 from .choice_compat import compat_batch, mcq_compat, yes_no_compat
 from .params import MCQ_DEFAULTS, YES_NO_DEFAULTS
 
-__all__ = ["MCQ_DEFAULTS", "YES_NO_DEFAULTS", "mcq_score_batch", "yes_no_score_batch", "choice_extract", "mcq_compare", "yes_no_compare"]
+__all__ = ["MCQ_DEFAULTS", "YES_NO_DEFAULTS", "check_choice", "mcq_score_batch", "yes_no_score_batch"]
+
+
+def check_choice(params: Mapping[str, Any]) -> None:
+    """A mistyped ``compat`` would quietly score in default mode: refuse it."""
+    compat = params.get("compat")
+    if compat not in (None, "vlm-r1"):
+        raise ConfigError(f"compat={compat!r} is not one of: vlm-r1 (or leave it out for the default mode).")
 
 
 def choice_extract(completion: str, params: Mapping[str, Any]) -> str | None:

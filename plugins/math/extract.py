@@ -21,7 +21,7 @@ import functools
 
 from vlmr1.answers import answer_text, box_before, final_boxes, matching_brace
 
-__all__ = ["CHAT_MARKERS", "clean_answer", "extract_math_answer", "cut_chat_debris"]
+__all__ = ["CHAT_MARKERS", "clean_answer", "extract_math_answer", "cut_chat_debris", "strip_delimiters"]
 
 _PREFIXES = ("final answer is", "final answer:", "answer is", "answer:", "answer =")
 _SHORT = 200
@@ -29,7 +29,9 @@ CHAT_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|
                 "<\uff5cend\u2581of\u2581sentence\uff5c>", "</s>")
 
 
-def _strip_delimiters(s: str) -> str:
+def strip_delimiters(s: str) -> str:
+    """``s`` without one pair of math delimiters around it (``$$``, ``$``, ``\\(\\)``, ``\\[\\]``);
+    an empty pair leaves an empty answer, which readers then call empty."""
     s = s.strip()
     for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
@@ -50,7 +52,7 @@ def clean_answer(text: str) -> str:
         if k >= 0:
             s = s[k + len(p):] if len(s) - k - len(p) <= _SHORT else s[k:]
             break
-    s = _strip_delimiters(s.strip().rstrip(".").strip())
+    s = strip_delimiters(s.strip().rstrip(".").strip())
     if s.startswith("\\text{") and s.endswith("}") and matching_brace(s, 5) == len(s) - 1:
         s = s[6:-1].strip()
     return s

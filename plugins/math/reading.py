@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .extract import strip_delimiters
 from .normalize import normalize
 from .numbers import plain_number
 from .units import UNIT_FIRST_WORDS, Split, Unit, split_unit
@@ -32,15 +33,13 @@ __all__ = ["Reading", "read_text", "prose_math", "choice_letter", "fold_words"]
 class Reading:
     """``math``: the LaTeX the readers and math-verify compare; ``unit`` / ``label``: what
     followed the quantity; ``number``: its exact value when it is a plain number;
-    ``unread``: what could not be read (None when everything was); ``prose``: the math was
-    cut out of a sentence."""
+    ``unread``: what could not be read (None when everything was)."""
 
     math: str
     unit: Unit | None = None
     label: str | None = None
     number: Fraction | None = None
     unread: str | None = None
-    prose: bool = False
     alt: Reading | None = None  # the other reading of an ambiguous unit ("3m": the product)
     words: bool = False  # an answer in words ("Evelyn", "a regular hexagon"): compared as text
 
@@ -246,13 +245,6 @@ def fold_words(s: str) -> str | None:
     return " ".join(bare.casefold().replace(",", " ").split())
 
 
-def _strip_delimiters(s: str) -> str:
-    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if len(s) > len(left) + len(right) and s.startswith(left) and s.endswith(right):
-            return s[len(left):-len(right)].strip()
-    return s
-
-
 def read_text(text: str, several: str = "last") -> Reading:
     """``text`` (an answer already cut out of its completion, or a gold) read completely:
     normalised, its unit split off, cut out of a sentence if it is one, and its exact
@@ -275,7 +267,7 @@ def _read_cached(text: str, several: str) -> Reading:
 
 
 def _read(text: str, several: str) -> Reading:
-    s = _strip_delimiters(normalize(text))
+    s = strip_delimiters(normalize(text))
     s = _OPTION_LABEL.sub("", s, count=1)  # "A. 8", "(C) 12 cm": the value an option gives
     words = fold_words(s)
     if words is not None and (_WRAPPER.match(s) or (
@@ -288,9 +280,9 @@ def _read(text: str, several: str) -> Reading:
     if _is_prose(split.math):
         got = prose_math(s)
         if got is None:
-            return Reading("", unread="no mathematics in the text", prose=True)
+            return Reading("", unread="no mathematics in the text")
         if several == "refuse" and len(_runs(s)) > 1 and not _SPAN.search(s):
-            return Reading("", unread="several numbers in the text", prose=True)
+            return Reading("", unread="several numbers in the text")
         _, split = got
         prose = True
     math = split.math.strip()
@@ -300,4 +292,4 @@ def _read(text: str, several: str) -> Reading:
     if split.ambiguous and not prose and why is None:
         whole = s.rstrip().rstrip(".").rstrip()
         alt = Reading(whole, number=plain_number(whole), unread=_unread(whole))
-    return Reading(math, split.unit, split.label, number, why, prose, alt)
+    return Reading(math, split.unit, split.label, number, why, alt)

@@ -216,15 +216,14 @@ def _compare(answer: str, gold: MathGold, params: Mapping[str, Any], full: bool)
     return Verdict(0.0, "wrong_unit" if path == "unit" else "wrong", r.math, _details(r, path, f))
 
 
-def quick_compare(answer: str, gold: MathGold, params: Mapping[str, Any], prose: bool = False) -> Verdict | None:
+def quick_compare(answer: str, gold: MathGold, params: Mapping[str, Any]) -> Verdict | None:
     """The verdict if it can be had without math-verify (bounded scans, microseconds), else
     None. The engine runs this inline (the reward's ``triage``), so most items never make the
-    trip to a worker. ``prose`` is accepted for compatibility: sentences are recognised
-    from their text."""
+    trip to a worker."""
     return _compare(answer, gold, params, full=False)
 
 
-def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any], prose: bool = False) -> Verdict:
+def compare_answer(answer: str, gold: MathGold, params: Mapping[str, Any]) -> Verdict:
     """Score ``answer`` (already cut out of its completion) against a prepared gold."""
     got = _compare(answer, gold, params, full=True)
     assert got is not None

@@ -18,7 +18,7 @@ __all__ = ["register_rewards"]
 
 _MATCH = "vlmr1.plugins.text.match:"
 _SHAPING = "vlmr1.plugins.text.shaping:"
-_FUNCTIONS = ("score", "score_batch", "warmup", "check_params")
+_FUNCTIONS = ("score", "score_batch", "triage", "warmup", "check_params")
 
 # name, module, defaults, doc, the functions it names (in that module) and its other fields
 _REWARDS: tuple[tuple[str, str, dict[str, Any], str, dict[str, Any]], ...] = (
@@ -40,8 +40,9 @@ _REWARDS: tuple[tuple[str, str, dict[str, Any], str, dict[str, Any]], ...] = (
     ("cosine_length", _SHAPING, COSINE_DEFAULTS,
      "Length-scaled correctness on open-r1's cosine schedule, progress clamped at max_len (not "
      "periodic): short correct answers score most, long wrong ones are penalised least. params: "
-     "min/max_value_correct/wrong, max_len, unit (chars|words), correct (math|exact|always).",
-     {"score": "cosine_score", "check_params": "check_cosine"}),
+     "min/max_value_correct/wrong, max_len, unit (chars|words), correct (math|exact|always; only "
+     "math runs isolated).",
+     {"score": "cosine_score", "triage": "cosine_triage", "check_params": "check_cosine"}),
     ("repetition", _SHAPING, REPETITION_DEFAULTS,
      "N-gram repetition penalty max_penalty*(1 - distinct/total) over lower-cased word n-grams "
      "(<= 0); boxes: true judges a JSON list of labelled boxes by its items. params: ngram_size, "

@@ -22,7 +22,7 @@ from vlmr1.types import Sample, Verdict
 from .params import CHAIN_DEFAULTS, FUZZY_DEFAULTS, MATCH_DEFAULTS
 
 __all__ = ["MATCH_DEFAULTS", "FUZZY_DEFAULTS", "CHAIN_DEFAULTS", "all_match_batch", "fuzzy_batch", "chain_score",
-           "check_match", "check_fuzzy", "chain_warmup", "normalise"]
+           "check_match", "check_fuzzy", "chain_warmup", "normalise", "read_pair"]
 
 _SCORERS = ("ratio", "levenshtein", "token_sort_ratio", "token_set_ratio", "partial_ratio")
 
@@ -53,6 +53,21 @@ def check_fuzzy(params: Mapping[str, Any]) -> dict[str, Any]:
     return p
 
 
+def read_pair(text: str, gold: Any, require_tags: bool = False) -> tuple[str, str] | Verdict:
+    """(answer, gold) as default mode compares them: each read from its last ``<answer>``
+    block when it has one, both normalised; one reading, so every text reward judges alike."""
+    if gold is None or (isinstance(gold, str) and not gold.strip()):
+        return Verdict.skip("no_solution")
+    gold_text = gold if isinstance(gold, str) else str(gold)
+    gold_inner = answer_text(gold_text)
+    inner = answer_text(text)
+    if inner is None:
+        if require_tags:
+            return Verdict.fail("no_answer_tag")
+        inner = text
+    return normalise(inner), normalise(gold_inner if gold_inner is not None else gold_text)
+
+
 def _pair(sample: Sample, p: Mapping[str, Any]) -> tuple[str, str] | Verdict:
     """(answer, gold), both normalised, or the verdict when there is nothing to compare."""
     text = sample.completion
@@ -62,17 +77,7 @@ def _pair(sample: Sample, p: Mapping[str, Any]) -> tuple[str, str] | Verdict:
         return Verdict.fail("too_long")
     if p["compat"] == "vlm-r1":
         return clean_text(text), clean_text(solution_text(sample))
-    gold = sample.solution
-    if gold is None or (isinstance(gold, str) and not gold.strip()):
-        return Verdict.skip("no_solution")
-    gold_text = gold if isinstance(gold, str) else str(gold)
-    gold_text = answer_text(gold_text) if answer_text(gold_text) is not None else gold_text
-    inner = answer_text(text)
-    if inner is None:
-        if p["require_tags"]:
-            return Verdict.fail("no_answer_tag")
-        inner = text
-    return normalise(inner), normalise(gold_text)
+    return read_pair(text, sample.solution, p["require_tags"])
 
 
 def _score_pairs(samples: Sequence[Sample], p: Mapping[str, Any], judge: Callable[[str, str], Verdict]) -> list[Verdict]:

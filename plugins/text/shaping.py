@@ -32,7 +32,7 @@ from vlmr1.types import Sample, Verdict
 from .params import COSINE_DEFAULTS, REPETITION_DEFAULTS
 
 __all__ = ["COSINE_DEFAULTS", "REPETITION_DEFAULTS", "check_cosine", "check_repetition", "cosine_score",
-           "cosine_value", "repetition_batch", "repetition_value"]
+           "cosine_triage", "cosine_value", "repetition_batch", "repetition_value"]
 
 def _number(p: Mapping[str, Any], key: str) -> float:
     v = p[key]
@@ -72,10 +72,10 @@ def _correct(sample: Sample, p: Mapping[str, Any]) -> bool | Verdict:
     if gold is None or (isinstance(gold, str) and not gold.strip()):
         return Verdict.skip("no_solution")
     if p["correct"] == "exact":
-        from .match import normalise
+        from .match import read_pair
 
-        inner = answer_text(sample.completion)
-        return normalise(inner if inner is not None else sample.completion) == normalise(str(gold))
+        pair = read_pair(sample.completion, gold)
+        return pair if isinstance(pair, Verdict) else pair[0] == pair[1]
     from math_verify import LatexExtractionConfig, parse, verify
 
     gold_parsed = parse(str(gold), extraction_mode="first_match", extraction_config=[LatexExtractionConfig()],
@@ -97,6 +97,17 @@ def cosine_score(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdic
     length = len(text) if p["unit"] == "chars" else len(text.split())
     value = cosine_value(length, correct, p)
     return Verdict(value, f"{'correct' if correct else 'wrong'} length={length}", details={"length": length})
+
+
+def cosine_triage(sample: Sample, gold: Any, params: Mapping[str, Any]) -> Verdict | None:
+    """``cosine_score``'s verdict inline when it is arithmetic (``correct: always|exact``, or a
+    row with nothing to verify); None leaves ``correct: math`` to a worker (math-verify)."""
+    p = check_cosine(params)
+    text, sol = sample.completion, sample.solution
+    if (p["correct"] == "math" and isinstance(text, str) and len(text) <= p["max_chars"]
+            and sol is not None and not (isinstance(sol, str) and not sol.strip())):
+        return None
+    return cosine_score(sample, gold, p)
 
 
 def check_repetition(params: Mapping[str, Any]) -> dict[str, Any]:
