@@ -72,6 +72,18 @@ def test_repeated_box_is_one_box_in_iou():
     assert kept.columns["r"] == [pytest.approx(0.5)] * 3
 
 
+def test_a_gold_that_repeats_a_box_is_collapsed_by_the_same_rule():
+    """Gold [0,0,100,100] and [0,0,100,101] (IoU 100/101, same object): an exact answer is one
+    box after the answer's collapse, so the gold must be one box too, or it matches half."""
+    exact = "<think>t</think><answer>[{\"bbox_2d\": [0, 0, 100, 100]}, {\"bbox_2d\": [0, 0, 100, 101]}]</answer>"
+    rows = [Sample(exact, [[0, 0, 100, 100], [0, 0, 100, 101]])]
+    assert score("iou", rows).columns["r"] == [pytest.approx(1.0)]
+    two = "<think>t</think><answer>[{\"bbox_2d\": [0, 0, 100, 100]}, {\"bbox_2d\": [0, 0, 100, 140]}]</answer>"
+    apart = [Sample(two, [[0, 0, 100, 100], [0, 0, 100, 140]])]  # IoU 100/140: two objects, both kept
+    assert score("iou", apart).columns["r"] == [pytest.approx(1.0)]
+    assert score("iou", rows, duplicate_iou=None).columns["r"] == [pytest.approx(1.0)]
+
+
 @pytest.mark.parametrize("reward", ["format", "mcq", "yes_no"])
 @pytest.mark.parametrize("compat", ["vlm_r1", "VLM-R1", "", 1])
 def test_a_mistyped_compat_is_refused_naming_the_allowed_values(reward, compat):

@@ -73,8 +73,15 @@ def _limits(p: Mapping[str, Any]) -> Limits:
 
 
 def prepare_gold(solution: Any, params: Mapping[str, Any]) -> Gold:
-    """Parse a solution once (the engine calls this once per distinct solution)."""
-    return Gold(parse_solution(solution, _limits(check_params(params))), solution)
+    """Parse a solution once (the engine calls this once per distinct solution).
+
+    A gold that writes one box twice is collapsed by the rule the answers are: otherwise an
+    exact answer, collapsed to one box, would match half of the gold."""
+    p = check_params(params)
+    parsed = parse_solution(solution, _limits(p))
+    if p.get("duplicate_iou") is not None and len(parsed.shapes) > 1:
+        parsed = Parsed(collapse_duplicates(parsed.shapes, float(p["duplicate_iou"])), parsed.reason, parsed.source)
+    return Gold(parsed, solution)
 
 
 # -- one row ------------------------------------------------------------------------
