@@ -47,15 +47,22 @@ async def _until(predicate, timeout: float = 5.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
+async def _one_running_and_queued(batch_rows: int, queued: int):
+    """A batcher with one request's batch running (held by its gate) and ``queued`` more
+    requests waiting behind it."""
+    engine = GatedEngine()
+    batcher = Batcher(engine, batch_rows=batch_rows, overlap_after=60.0)
+    batcher.start()
+    first = asyncio.ensure_future(batcher.score(_samples(0)))
+    await _until(lambda: len(engine.batches) == 1)
+    later = [asyncio.ensure_future(batcher.score(_samples(k))) for k in range(1, queued + 1)]
+    await _until(lambda: batcher.queued_rows == 3 * queued)
+    return engine, batcher, first, later
+
+
 def test_requests_arriving_during_a_batch_become_the_next_batch_together():
     async def run():
-        engine = GatedEngine()
-        batcher = Batcher(engine, batch_rows=512, overlap_after=60.0)
-        batcher.start()
-        first = asyncio.ensure_future(batcher.score(_samples(0)))
-        await _until(lambda: len(engine.batches) == 1)
-        later = [asyncio.ensure_future(batcher.score(_samples(k))) for k in range(1, 9)]
-        await _until(lambda: batcher.queued_rows == 24)
+        engine, batcher, first, later = await _one_running_and_queued(512, 8)
         assert len(engine.batches) == 1  # nothing overlaps the running batch
         engine.gates[0].set()
         assert (await first).total == [0.0, 1.0, 2.0]
@@ -94,13 +101,7 @@ def test_a_batch_past_overlap_after_no_longer_holds_the_queue():
 
 def test_a_batch_that_rows_would_overflow_is_split():
     async def run():
-        engine = GatedEngine()
-        batcher = Batcher(engine, batch_rows=6, overlap_after=60.0)
-        batcher.start()
-        first = asyncio.ensure_future(batcher.score(_samples(0)))
-        await _until(lambda: len(engine.batches) == 1)
-        later = [asyncio.ensure_future(batcher.score(_samples(k))) for k in range(1, 4)]
-        await _until(lambda: batcher.queued_rows == 9)
+        engine, batcher, first, later = await _one_running_and_queued(6, 3)
         engine.gates[0].set()
         await _until(lambda: len(engine.batches) == 2)
         engine.gates[1].set()
